@@ -1,0 +1,1 @@
+"""whoknows: route unanswered questions to the colleagues who can answer them."""

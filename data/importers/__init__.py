@@ -1,0 +1,1 @@
+"""Importers turn outside formats into validated rows, all or nothing."""

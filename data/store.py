@@ -1,0 +1,532 @@
+"""The SQLite store: the schema and every query whoknows makes.
+
+Everything the bot knows lives here, so a restart loses nothing. Writes that belong
+together run in one transaction. Rows that in-memory indexes mirror (people, contacts,
+knowledge, vectors) carry a `seq` from one global counter, so a reader can ask for
+"everything changed since seq N" and stay in sync cheaply (see `bot.router.Router.sync`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from data.models import Contact, KnowledgeItem, Person, item_text
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS people (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    email TEXT,
+    title TEXT,
+    department TEXT,
+    team TEXT,
+    manager_id TEXT REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
+    location TEXT,
+    timezone TEXT,
+    slack_id TEXT,
+    teams_id TEXT,
+    skills TEXT NOT NULL DEFAULT '[]',
+    opted_out INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS people_email ON people(email);
+CREATE INDEX IF NOT EXISTS people_slack ON people(slack_id);
+CREATE INDEX IF NOT EXISTS people_teams ON people(teams_id);
+CREATE INDEX IF NOT EXISTS people_manager ON people(manager_id);
+CREATE INDEX IF NOT EXISTS people_team ON people(team);
+CREATE INDEX IF NOT EXISTS people_seq ON people(seq);
+
+CREATE TABLE IF NOT EXISTS contacts (
+    a TEXT NOT NULL REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
+    b TEXT NOT NULL REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
+    kind TEXT NOT NULL,
+    weight REAL NOT NULL DEFAULT 1.0,
+    created_at TEXT,
+    seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (a, b, kind),
+    CHECK (a <> b)
+);
+CREATE INDEX IF NOT EXISTS contacts_b ON contacts(b);
+CREATE INDEX IF NOT EXISTS contacts_seq ON contacts(seq);
+
+CREATE TABLE IF NOT EXISTS knowledge (
+    id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
+    title TEXT,
+    text TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'post',
+    source TEXT,
+    url TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT,
+    content_hash TEXT NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS knowledge_person ON knowledge(person_id);
+CREATE INDEX IF NOT EXISTS knowledge_seq ON knowledge(seq);
+
+CREATE TABLE IF NOT EXISTS vectors (
+    item_id TEXT NOT NULL REFERENCES knowledge(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (item_id, model)
+);
+CREATE INDEX IF NOT EXISTS vectors_seq ON vectors(model, seq);
+
+-- Full-text index over knowledge, kept in step by triggers (external content table).
+CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_fts USING fts5(
+    title, text, tags, content='knowledge', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS knowledge_ai AFTER INSERT ON knowledge BEGIN
+    INSERT INTO knowledge_fts(rowid, title, text, tags)
+    VALUES (new.rowid, new.title, new.text, new.tags);
+END;
+CREATE TRIGGER IF NOT EXISTS knowledge_ad AFTER DELETE ON knowledge BEGIN
+    INSERT INTO knowledge_fts(knowledge_fts, rowid, title, text, tags)
+    VALUES ('delete', old.rowid, old.title, old.text, old.tags);
+END;
+CREATE TRIGGER IF NOT EXISTS knowledge_au AFTER UPDATE ON knowledge BEGIN
+    INSERT INTO knowledge_fts(knowledge_fts, rowid, title, text, tags)
+    VALUES ('delete', old.rowid, old.title, old.text, old.tags);
+    INSERT INTO knowledge_fts(rowid, title, text, tags)
+    VALUES (new.rowid, new.title, new.text, new.tags);
+END;
+"""
+
+PERSON_COLUMNS = (
+    "id", "name", "email", "title", "department", "team", "manager_id", "location",
+    "timezone", "slack_id", "teams_id", "skills", "opted_out",
+)  # fmt: skip
+ITEM_COLUMNS = (
+    "id", "person_id", "title", "text", "kind", "source", "url", "tags", "created_at",
+    "content_hash",
+)  # fmt: skip
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Words too common to help a full-text match; kept short on purpose.
+_STOPWORDS = frozenset(
+    """a an and are as at be but by can could do does did for from has have how i if in
+    into is it its me my no not of on or our so that the their them then there these they
+    this to up was we what when where which who why will with would you your any anyone
+    know knows someone somebody help please hi hey thanks""".split()
+)
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What a bulk write did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.inserted} new, {self.updated} updated, {self.unchanged} unchanged"
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    """One full-text match: the item, its author and its BM25 score (higher is better)."""
+
+    item_id: str
+    person_id: str
+    score: float
+
+
+class Store:
+    """All reads and writes of the whoknows database."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly by `transaction()`.
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.conn.executescript(SCHEMA)
+        self.db.conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('seq', '0')",
+            (str(SCHEMA_VERSION),),
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    # ----------------------------------------------------------------- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the enclosed writes atomically: all of them, or none if anything raises."""
+        conn = self.db.conn
+        if conn.in_transaction:  # nested: the outer transaction decides
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")  # deferred foreign keys are checked here
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _next_seq(self) -> int:
+        """Advance the change counter; call inside a transaction."""
+        row = self.db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    def current_seq(self) -> int:
+        """The newest change number written so far."""
+        return int(self.db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the key/value meta table."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the key/value meta table."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ----------------------------------------------------------------------- people
+
+    def upsert_people(self, people: Iterable[Person]) -> WriteCounts:
+        """Insert new people and update changed ones, in one transaction.
+
+        Rows identical to what is stored are not written, so re-importing a file is a no-op.
+        """
+        rows = [_person_row(p) for p in people]
+        with self.transaction():
+            existing = self._rows_by_id("people", PERSON_COLUMNS, [r["id"] for r in rows])
+            counts = self._write_changed("people", rows, existing)
+        return counts
+
+    def get_person(self, person_id: str) -> Person | None:
+        """The person with this id, or None."""
+        row = self.db.execute(
+            f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?", (person_id,)
+        ).fetchone()
+        return _person_from_row(dict(zip(PERSON_COLUMNS, row, strict=True))) if row else None
+
+    def find_person(self, ref: str) -> Person | None:
+        """Look a person up by id, email, Slack id or Teams id."""
+        ref = ref.strip()
+        row = self.db.execute(
+            f"SELECT {', '.join(PERSON_COLUMNS)} FROM people "
+            "WHERE id = ? OR email = lower(?) OR slack_id = ? OR teams_id = ? LIMIT 1",
+            (ref, ref, ref, ref),
+        ).fetchone()
+        return _person_from_row(dict(zip(PERSON_COLUMNS, row, strict=True))) if row else None
+
+    def people(self, since_seq: int = 0) -> list[Person]:
+        """Everyone in the directory (or only those changed after `since_seq`)."""
+        cur = self.db.execute(
+            f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE seq > ? ORDER BY id",
+            (since_seq,),
+        )
+        return [_person_from_row(dict(zip(PERSON_COLUMNS, r, strict=True))) for r in cur]
+
+    def person_ids(self) -> set[str]:
+        """The ids of everyone in the directory."""
+        return {r[0] for r in self.db.execute("SELECT id FROM people")}
+
+    def person_refs(self) -> dict[str, str]:
+        """Map every id, email, Slack id and Teams id to the person's id."""
+        refs: dict[str, str] = {}
+        for pid, email, slack_id, teams_id in self.db.execute(
+            "SELECT id, email, slack_id, teams_id FROM people"
+        ):
+            for ref in (email, slack_id, teams_id):
+                if ref:
+                    refs[ref] = pid
+            refs[pid] = pid
+        return refs
+
+    def manager_map(self) -> dict[str, str | None]:
+        """Each person's manager id (None for the top of the tree)."""
+        return dict(self.db.execute("SELECT id, manager_id FROM people").fetchall())
+
+    def set_opted_out(self, person_id: str, opted_out: bool) -> None:
+        """Opt a person out of (or back into) being asked."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE people SET opted_out = ?, seq = ? WHERE id = ?",
+                (int(opted_out), self._next_seq(), person_id),
+            )
+
+    # --------------------------------------------------------------------- contacts
+
+    def upsert_contacts(self, contacts: Iterable[Contact]) -> WriteCounts:
+        """Insert or update explicit contact pairs (keyed by a, b, kind)."""
+        rows = [c.model_dump() for c in contacts]
+        with self.transaction():
+            counts = WriteCounts()
+            for row in rows:
+                old = self.db.execute(
+                    "SELECT weight, created_at FROM contacts WHERE a = ? AND b = ? AND kind = ?",
+                    (row["a"], row["b"], row["kind"]),
+                ).fetchone()
+                if old is not None and old[0] == row["weight"] and (
+                    row["created_at"] is None or old[1] == row["created_at"]
+                ):
+                    counts = _bump(counts, "unchanged")
+                    continue
+                self.db.execute(
+                    "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
+                    "weight = excluded.weight, "
+                    "created_at = coalesce(excluded.created_at, contacts.created_at), "
+                    "seq = excluded.seq",
+                    (row["a"], row["b"], row["kind"], row["weight"], row["created_at"],
+                     self._next_seq()),
+                )  # fmt: skip
+                counts = _bump(counts, "updated" if old else "inserted")
+        return counts
+
+    def strengthen_contact(
+        self, a: str, b: str, kind: str, by: float = 1.0, at: str | None = None
+    ) -> None:
+        """Add `by` to the weight of a tie, creating it if needed (e.g. "a helped b again")."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
+                "weight = contacts.weight + excluded.weight, seq = excluded.seq",
+                (a, b, kind, by, at, self._next_seq()),
+            )
+
+    def contacts(self, since_seq: int = 0) -> list[Contact]:
+        """Stored contact pairs (or only those changed after `since_seq`)."""
+        cur = self.db.execute(
+            "SELECT a, b, kind, weight, created_at FROM contacts WHERE seq > ?", (since_seq,)
+        )
+        return [Contact(a=a, b=b, kind=k, weight=w, created_at=t) for a, b, k, w, t in cur]
+
+    # -------------------------------------------------------------------- knowledge
+
+    def upsert_knowledge(self, items: Iterable[KnowledgeItem]) -> WriteCounts:
+        """Insert new knowledge items and update changed ones, in one transaction."""
+        rows = [_item_row(i) for i in items]
+        with self.transaction():
+            existing = self._rows_by_id("knowledge", ITEM_COLUMNS, [r["id"] for r in rows])
+            counts = self._write_changed("knowledge", rows, existing)
+        return counts
+
+    def knowledge(self, since_seq: int = 0) -> list[KnowledgeItem]:
+        """Stored knowledge items (or only those changed after `since_seq`)."""
+        cur = self.db.execute(
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM knowledge WHERE seq > ? ORDER BY seq",
+            (since_seq,),
+        )
+        return [_item_from_row(dict(zip(ITEM_COLUMNS, r, strict=True))) for r in cur]
+
+    def knowledge_items(self, item_ids: Iterable[str]) -> dict[str, KnowledgeItem]:
+        """The items with these ids, by id."""
+        ids = list(item_ids)
+        found: dict[str, KnowledgeItem] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT {', '.join(ITEM_COLUMNS)} FROM knowledge WHERE id IN ({marks})", chunk
+            )
+            for r in cur:
+                item = _item_from_row(dict(zip(ITEM_COLUMNS, r, strict=True)))
+                found[item.id] = item
+        return found
+
+    def count(self, table: str) -> int:
+        """Number of rows in one of the store's tables."""
+        if table not in {"people", "contacts", "knowledge", "vectors"}:
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    # ---------------------------------------------------------------------- vectors
+
+    def items_needing_vectors(self, model: str) -> list[tuple[str, str, str]]:
+        """(item id, content hash, text to embed) for items with no current vector."""
+        cur = self.db.execute(
+            "SELECT k.id, k.content_hash, k.title, k.tags, k.text FROM knowledge k "
+            "LEFT JOIN vectors v ON v.item_id = k.id AND v.model = ? "
+            "WHERE v.item_id IS NULL OR v.content_hash <> k.content_hash ORDER BY k.rowid",
+            (model,),
+        )
+        return [(i, h, item_text(t, json.loads(tags), x)) for i, h, t, tags, x in cur]
+
+    def save_vectors(
+        self, model: str, rows: Iterable[tuple[str, str, np.ndarray]]
+    ) -> int:
+        """Store (item id, content hash, vector) rows for `model`; returns how many."""
+        n = 0
+        with self.transaction():
+            for item_id, chash, vec in rows:
+                vec = np.asarray(vec, dtype=np.float32)
+                self.db.execute(
+                    "INSERT INTO vectors(item_id, model, content_hash, dim, vector, seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id, model) DO UPDATE SET "
+                    "content_hash = excluded.content_hash, dim = excluded.dim, "
+                    "vector = excluded.vector, seq = excluded.seq",
+                    (item_id, model, chash, vec.shape[0], vec.tobytes(), self._next_seq()),
+                )
+                n += 1
+        return n
+
+    def vectors(
+        self, model: str, since_seq: int = 0
+    ) -> tuple[list[str], list[str], np.ndarray]:
+        """(item ids, author ids, matrix) of current vectors for `model` changed after
+        `since_seq`; the matrix is float32, one row per item."""
+        cur = self.db.execute(
+            "SELECT v.item_id, k.person_id, v.dim, v.vector FROM vectors v "
+            "JOIN knowledge k ON k.id = v.item_id AND k.content_hash = v.content_hash "
+            "WHERE v.model = ? AND v.seq > ? ORDER BY v.seq",
+            (model, since_seq),
+        )
+        ids: list[str] = []
+        people: list[str] = []
+        blobs: list[bytes] = []
+        dim = 0
+        for item_id, person_id, d, blob in cur:
+            ids.append(item_id)
+            people.append(person_id)
+            blobs.append(blob)
+            dim = d
+        if not blobs:
+            return [], [], np.zeros((0, dim), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+        return ids, people, matrix
+
+    # ---------------------------------------------------------------------- lexical
+
+    def lexical_search(self, question: str, limit: int = 200) -> list[LexicalHit]:
+        """Knowledge items that share words with `question`, best BM25 first."""
+        query = fts_query(question)
+        if not query:
+            return []
+        cur = self.db.execute(
+            "SELECT k.id, k.person_id, -bm25(knowledge_fts, 2.0, 1.0, 1.5) AS score "
+            "FROM knowledge_fts JOIN knowledge k ON k.rowid = knowledge_fts.rowid "
+            "WHERE knowledge_fts MATCH ? ORDER BY score DESC LIMIT ?",
+            (query, limit),
+        )
+        return [LexicalHit(i, p, float(s)) for i, p, s in cur]
+
+    # ---------------------------------------------------------------------- helpers
+
+    def _rows_by_id(
+        self, table: str, columns: tuple[str, ...], ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE id IN ({marks})", chunk
+            )
+            for r in cur:
+                found[r[0]] = dict(zip(columns, r, strict=True))
+        return found
+
+    def _write_changed(
+        self, table: str, rows: list[dict[str, Any]], existing: dict[str, dict[str, Any]]
+    ) -> WriteCounts:
+        inserted = updated = unchanged = 0
+        for row in rows:
+            old = existing.get(row["id"])
+            if old == row:
+                unchanged += 1
+                continue
+            cols = list(row)
+            values = [row[c] for c in cols] + [self._next_seq()]
+            assignments = ", ".join(f"{c} = excluded.{c}" for c in [*cols, "seq"] if c != "id")
+            self.db.execute(
+                f"INSERT INTO {table} ({', '.join(cols)}, seq) VALUES "
+                f"({', '.join('?' * (len(cols) + 1))}) "
+                f"ON CONFLICT(id) DO UPDATE SET {assignments}",
+                values,
+            )
+            if old is None:
+                inserted += 1
+            else:
+                updated += 1
+            existing[row["id"]] = row
+        return WriteCounts(inserted, updated, unchanged)
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: its distinct content words, OR-ed."""
+    words: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if len(word) > 1 and word not in _STOPWORDS and word not in words:
+            words.append(word)
+    return " OR ".join(f'"{w}"' for w in words[:64])
+
+
+def _person_row(p: Person) -> dict[str, Any]:
+    row = p.model_dump()
+    row["skills"] = json.dumps(p.skills)
+    row["opted_out"] = int(p.opted_out)
+    return {c: row[c] for c in PERSON_COLUMNS}
+
+
+def _person_from_row(row: dict[str, Any]) -> Person:
+    row = dict(row)
+    row["skills"] = json.loads(row["skills"] or "[]")
+    row["opted_out"] = bool(row["opted_out"])
+    return Person(**row)
+
+
+def _item_row(item: KnowledgeItem) -> dict[str, Any]:
+    row = item.model_dump()
+    row["tags"] = json.dumps(item.tags)
+    row["content_hash"] = item.content_hash()
+    return {c: row[c] for c in ITEM_COLUMNS}
+
+
+def _item_from_row(row: dict[str, Any]) -> KnowledgeItem:
+    row = dict(row)
+    row["tags"] = json.loads(row["tags"] or "[]")
+    row.pop("content_hash")
+    return KnowledgeItem(**row)
+
+
+def _bump(counts: WriteCounts, field: str) -> WriteCounts:
+    values = {"inserted": counts.inserted, "updated": counts.updated,
+              "unchanged": counts.unchanged}  # fmt: skip
+    values[field] += 1
+    return WriteCounts(**values)
+
+
+def _chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
