@@ -25,10 +25,10 @@ class EdgeWeights(BaseSettings):
 class RankingWeights(BaseSettings):
     """Default weights of the router's features, used until weights are learned."""
 
-    semantic: float = 1.0
+    semantic: float = 0.5
     lexical: float = 1.0
     network: float = 1.0
-    activity: float = 0.6
+    activity: float = 1.0
 
 
 class Settings(BaseSettings):
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
     max_seq_length: int = Field(256, ge=16, le=512, description="Encoder token limit per text.")
     candidates: int = Field(5, ge=1, description="How many candidates `who` shows.")
+    semantic_pool: int = Field(
+        2000, ge=10, description="Most similar items aggregated into per-person scores."
+    )
+    lexical_pool: int = Field(500, ge=10, description="Full-text matches considered per question.")
     max_hops: int = Field(3, ge=1, le=6, description="How far out the network signal reaches.")
     edge_weights: EdgeWeights = EdgeWeights()
     weights: RankingWeights = RankingWeights()

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Kinds of tie in the contact graph. `manager` and `team` are derived from the directory;
 # the others come from imports or are learned while the bot runs.
 EDGE_KINDS = ("manager", "team", "contact", "helped", "interacted")
+# Kinds where a -> b differs from b -> a (a reports to b; a helped b). The others are kept
+# with a < b, so the same tie written either way round is one tie.
+DIRECTED_EDGE_KINDS = frozenset({"manager", "helped"})
 
 # Kinds of knowledge item. `answer` items count towards a person's answering record.
 ITEM_KINDS = ("post", "answer", "question", "comment", "doc", "skill")
@@ -55,6 +58,13 @@ class Contact(BaseModel):
         if value not in EDGE_KINDS:
             raise ValueError(f"unknown contact kind {value!r} (expected one of {EDGE_KINDS})")
         return value
+
+
+def ordered_pair(a: str, b: str, kind: str) -> tuple[str, str]:
+    """The canonical (a, b) order for a tie of `kind`."""
+    if kind in DIRECTED_EDGE_KINDS or a <= b:
+        return a, b
+    return b, a
 
 
 class KnowledgeItem(BaseModel):

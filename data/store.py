@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from data.models import Contact, KnowledgeItem, Person, item_text
+from data.models import Contact, KnowledgeItem, Person, item_text, ordered_pair
 
 SCHEMA_VERSION = 1
 
@@ -45,9 +45,10 @@ CREATE TABLE IF NOT EXISTS people (
     opted_out INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS people_email ON people(email);
-CREATE INDEX IF NOT EXISTS people_slack ON people(slack_id);
-CREATE INDEX IF NOT EXISTS people_teams ON people(teams_id);
+-- One person per email, Slack id and Teams id: they identify people across platforms.
+CREATE UNIQUE INDEX IF NOT EXISTS people_email ON people(email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS people_slack ON people(slack_id) WHERE slack_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS people_teams ON people(teams_id) WHERE teams_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS people_manager ON people(manager_id);
 CREATE INDEX IF NOT EXISTS people_team ON people(team);
 CREATE INDEX IF NOT EXISTS people_seq ON people(seq);
@@ -113,22 +114,43 @@ END;
 """
 
 PERSON_COLUMNS = (
-    "id", "name", "email", "title", "department", "team", "manager_id", "location",
-    "timezone", "slack_id", "teams_id", "skills", "opted_out",
-)  # fmt: skip
+    "id",
+    "name",
+    "email",
+    "title",
+    "department",
+    "team",
+    "manager_id",
+    "location",
+    "timezone",
+    "slack_id",
+    "teams_id",
+    "skills",
+    "opted_out",
+)
 ITEM_COLUMNS = (
-    "id", "person_id", "title", "text", "kind", "source", "url", "tags", "created_at",
+    "id",
+    "person_id",
+    "title",
+    "text",
+    "kind",
+    "source",
+    "url",
+    "tags",
+    "created_at",
     "content_hash",
-)  # fmt: skip
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Words too common to help a full-text match; kept short on purpose.
 _STOPWORDS = frozenset(
-    """a an and are as at be but by can could do does did for from has have how i if in
-    into is it its me my no not of on or our so that the their them then there these they
-    this to up was we what when where which who why will with would you your any anyone
-    know knows someone somebody help please hi hey thanks""".split()
+    """
+    a an and are as at be but by can could do does did for from has have how i if in into
+    is it its me my no not of on or our so that the their them then there these they this
+    to up was we what when where which who why will with would you your any anyone know
+    knows someone somebody help please hi hey thanks
+    """.split()
 )
 
 
@@ -290,7 +312,11 @@ class Store:
 
     def upsert_contacts(self, contacts: Iterable[Contact]) -> WriteCounts:
         """Insert or update explicit contact pairs (keyed by a, b, kind)."""
-        rows = [c.model_dump() for c in contacts]
+        rows = []
+        for c in contacts:
+            row = c.model_dump()
+            row["a"], row["b"] = ordered_pair(c.a, c.b, c.kind)
+            rows.append(row)
         with self.transaction():
             counts = WriteCounts()
             for row in rows:
@@ -298,8 +324,10 @@ class Store:
                     "SELECT weight, created_at FROM contacts WHERE a = ? AND b = ? AND kind = ?",
                     (row["a"], row["b"], row["kind"]),
                 ).fetchone()
-                if old is not None and old[0] == row["weight"] and (
-                    row["created_at"] is None or old[1] == row["created_at"]
+                if (
+                    old is not None
+                    and old[0] == row["weight"]
+                    and (row["created_at"] is None or old[1] == row["created_at"])
                 ):
                     counts = _bump(counts, "unchanged")
                     continue
@@ -309,9 +337,15 @@ class Store:
                     "weight = excluded.weight, "
                     "created_at = coalesce(excluded.created_at, contacts.created_at), "
                     "seq = excluded.seq",
-                    (row["a"], row["b"], row["kind"], row["weight"], row["created_at"],
-                     self._next_seq()),
-                )  # fmt: skip
+                    (
+                        row["a"],
+                        row["b"],
+                        row["kind"],
+                        row["weight"],
+                        row["created_at"],
+                        self._next_seq(),
+                    ),
+                )
                 counts = _bump(counts, "updated" if old else "inserted")
         return counts
 
@@ -319,6 +353,7 @@ class Store:
         self, a: str, b: str, kind: str, by: float = 1.0, at: str | None = None
     ) -> None:
         """Add `by` to the weight of a tie, creating it if needed (e.g. "a helped b again")."""
+        a, b = ordered_pair(a, b, kind)
         with self.transaction():
             self.db.execute(
                 "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
@@ -384,9 +419,7 @@ class Store:
         )
         return [(i, h, item_text(t, json.loads(tags), x)) for i, h, t, tags, x in cur]
 
-    def save_vectors(
-        self, model: str, rows: Iterable[tuple[str, str, np.ndarray]]
-    ) -> int:
+    def save_vectors(self, model: str, rows: Iterable[tuple[str, str, np.ndarray]]) -> int:
         """Store (item id, content hash, vector) rows for `model`; returns how many."""
         n = 0
         with self.transaction():
@@ -402,9 +435,7 @@ class Store:
                 n += 1
         return n
 
-    def vectors(
-        self, model: str, since_seq: int = 0
-    ) -> tuple[list[str], list[str], np.ndarray]:
+    def vectors(self, model: str, since_seq: int = 0) -> tuple[list[str], list[str], np.ndarray]:
         """(item ids, author ids, matrix) of current vectors for `model` changed after
         `since_seq`; the matrix is float32, one row per item."""
         cur = self.db.execute(
@@ -521,8 +552,7 @@ def _item_from_row(row: dict[str, Any]) -> KnowledgeItem:
 
 
 def _bump(counts: WriteCounts, field: str) -> WriteCounts:
-    values = {"inserted": counts.inserted, "updated": counts.updated,
-              "unchanged": counts.unchanged}  # fmt: skip
+    values = {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
     values[field] += 1
     return WriteCounts(**values)
 

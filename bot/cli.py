@@ -1,0 +1,200 @@
+"""The `whoknows` command line: import, index, ask who knows, run the demo, evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.settings import Settings, get_settings
+from data.importers.errors import ImportFailed
+from data.store import Store
+
+app = typer.Typer(
+    help="whoknows: find who in your company can answer a question.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Import the directory, contacts and knowledge.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure routing quality on real history.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(eval_app, name="eval")
+
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Database file (default: settings).")]
+
+
+def _settings(db: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"db_path": db}) if db else settings
+
+
+def _store(db: Path | None) -> Store:
+    return Store(_settings(db).db_path)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(message, style="red", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr, so stdout stays clean for results."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _run_import(kind: str, action, path: Path) -> None:
+    if not path.exists():
+        raise _fail(f"{path}: no such file or folder")
+    try:
+        result = action(path)
+    except ImportFailed as failure:
+        err.print(
+            f"Nothing was imported: {len(failure.problems)} problem(s) in {path}", style="bold red"
+        )
+        raise _fail(failure.report()) from None
+    out.print(f"{kind}: {result.counts}" + (f" ({result.derived})" if result.derived else ""))
+
+
+@import_app.command("directory")
+def import_directory_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON, or a Slack users.list export.")],
+    slack_fields: Annotated[
+        Path | None,
+        typer.Option(
+            help="team.profile.get JSON naming the custom profile fields of a Slack export."
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Import the org directory (people, managers, teams, declared skills)."""
+    from data.importers.directory import (
+        import_directory,
+        import_slack_users,
+        load_profile_field_labels,
+    )
+
+    store = _store(db)
+    if slack_fields:
+        labels = load_profile_field_labels(slack_fields)
+        _run_import("people", lambda p: import_slack_users(store, p, field_labels=labels), file)
+    else:
+        _run_import("people", lambda p: import_directory(store, p), file)
+
+
+@import_app.command("contacts")
+def import_contacts_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON or JSONL of a,b,kind,weight pairs.")],
+    db: DbOption = None,
+) -> None:
+    """Import explicit who-knows-whom pairs."""
+    from data.importers.contacts import import_contacts
+
+    store = _store(db)
+    _run_import("contacts", lambda p: import_contacts(store, p), file)
+
+
+@import_app.command("knowledge")
+def import_knowledge_cmd(
+    source: Annotated[Path, typer.Argument(help="JSONL, CSV, or a folder of Markdown files.")],
+    db: DbOption = None,
+) -> None:
+    """Import knowledge items (posts, docs, past answers). Run `whoknows index` after."""
+    from data.importers.knowledge import import_knowledge
+
+    store = _store(db)
+    _run_import("knowledge", lambda p: import_knowledge(store, p), source)
+
+
+@app.command("index")
+def index_cmd(db: DbOption = None) -> None:
+    """Embed new and changed knowledge items (unchanged ones are skipped)."""
+    from embeddings.encoder import Encoder
+    from embeddings.indexer import index_pending
+
+    settings = _settings(db)
+    store = Store(settings.db_path)
+    encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+    with progress_bar() as bar:
+        task = bar.add_task("embedding", total=None)
+        done = index_pending(
+            store, encoder, progress=lambda d, t: bar.update(task, completed=d, total=t)
+        )
+    out.print(f"embedded {done} item(s); {store.count('vectors')} vectors in {settings.db_path}")
+
+
+@app.command("who")
+def who_cmd(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    asker: Annotated[str, typer.Option(help="Who is asking: id, email, Slack or Teams id.")],
+    limit: Annotated[int | None, typer.Option(help="How many candidates to show.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Show who whoknows would ask, and why."""
+    from bot.render_text import candidates_table
+    from bot.router import Router
+    from embeddings.encoder import Encoder
+
+    settings = _settings(db)
+    if not question.strip():
+        raise _fail("The question is empty: type what you want to know.", 2)
+    store = Store(settings.db_path)
+    person = store.find_person(asker)
+    if person is None:
+        raise _fail(
+            f"{asker!r} is not in the directory (import it with `whoknows import directory`).", 2
+        )
+    encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+    router = Router(store, encoder, settings)
+    candidates = router.rank(question, person.id, limit=limit or settings.candidates)
+    out.print(candidates_table(question, person.name, candidates))
+
+
+@app.command("demo")
+def demo_cmd(
+    db: Annotated[Path | None, typer.Option(help="Keep the demo database here.")] = None,
+) -> None:
+    """Import the fictional sample org, index it and show who would be asked, and why."""
+    from bot.demo import run_demo
+
+    run_demo(out, _settings(None), db)
+
+
+@eval_app.command("stackexchange")
+def eval_stackexchange_cmd(
+    folder: Annotated[Path, typer.Argument(help="A StackExchange dump folder (Posts.xml...).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Rankings, one JSON per line.")] = Path(
+        "rankings.jsonl"
+    ),
+) -> None:
+    """Replay a StackExchange site (EVAL.md) and score the router against the baselines."""
+    from bot.evaluation.run import evaluate_stackexchange
+
+    if not folder.is_dir():
+        raise _fail(f"{folder}: not a folder")
+    try:
+        report = evaluate_stackexchange(folder, get_settings(), out_file, progress_console=err)
+    except ImportFailed as failure:
+        raise _fail(failure.report()) from None
+    typer.echo(str(report))
+
+
+def main() -> None:
+    """Entry point for `python -m bot.cli`."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Routing-quality evaluation: replaying dumps and scoring rankings (see EVAL.md)."""

@@ -1,0 +1,89 @@
+"""Turning a feature table into one score per person.
+
+Each feature is first scaled per question so that the best eligible person on it scores 1:
+raw BM25 and tie strengths mean nothing across questions, but "as good as the best
+candidate" does. Scores are then a weighted sum. The weights come from the settings until
+they are learned from the org's answered questions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.features import FEATURES, FeatureTable
+from bot.settings import RankingWeights
+
+# How a group weight from the settings spreads over the features of that group.
+GROUP_SPLIT: dict[str, dict[str, float]] = {
+    "semantic": {"sem_max": 0.5, "sem_top3": 0.5},
+    "lexical": {"lex_max": 0.2, "lex_top5": 0.8},
+    "network": {"net_direct": 0.5, "net_two_hop": 0.3, "net_shared": 0.2},
+    "activity": {"act_answers": 0.75, "act_items": 0.0, "act_recency": 0.25},
+}
+
+
+def scale_per_question(matrix: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Divide each column by its largest value among eligible people (0 stays 0)."""
+    if not eligible.any():
+        return np.zeros_like(matrix)
+    top = matrix[eligible].max(axis=0)
+    return np.divide(matrix, top, out=np.zeros_like(matrix), where=top > 0)
+
+
+@dataclass
+class LinearRanker:
+    """score = sum over features of weight * scaled feature."""
+
+    weights: np.ndarray  # aligned with FEATURES
+
+    @classmethod
+    def from_groups(cls, groups: RankingWeights) -> LinearRanker:
+        """The default ranker: group weights from the settings, split as GROUP_SPLIT says."""
+        weights = dict.fromkeys(FEATURES, 0.0)
+        for group, split in GROUP_SPLIT.items():
+            for feature, share in split.items():
+                weights[feature] = getattr(groups, group) * share
+        return cls.from_mapping(weights)
+
+    @classmethod
+    def from_mapping(cls, weights: Mapping[str, float]) -> LinearRanker:
+        """A ranker from {feature: weight}; missing features weigh 0."""
+        unknown = set(weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown features: {sorted(unknown)}")
+        return cls(np.array([float(weights.get(f, 0.0)) for f in FEATURES]))
+
+    def as_mapping(self) -> dict[str, float]:
+        """{feature: weight}."""
+        return {f: float(w) for f, w in zip(FEATURES, self.weights, strict=True)}
+
+    def to_json(self) -> str:
+        """The weights as JSON, for storing a learned model."""
+        return json.dumps(self.as_mapping(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LinearRanker:
+        """A ranker from `to_json` output."""
+        return cls.from_mapping(json.loads(text))
+
+    def score(self, table: FeatureTable, eligible: np.ndarray) -> np.ndarray:
+        """One score per person; ineligible people get -inf."""
+        scores = scale_per_question(table.matrix, eligible) @ self.weights
+        return np.where(eligible, scores, -np.inf)
+
+
+def top_indices(table: FeatureTable, scores: np.ndarray, k: int) -> list[int]:
+    """The people with the `k` best finite scores, best first.
+
+    Many people tie (at 0 on the network, say); ties go to whoever has answered more, then
+    written more, then was seen first, so nobody gains or loses by an arbitrary order.
+    """
+    n = len(scores)
+    order = np.lexsort(
+        (np.arange(n), -table.column("act_items"), -table.column("act_answers"), -scores)
+    )[:k]
+    return [int(i) for i in order if np.isfinite(scores[i])]

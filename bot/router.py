@@ -1,0 +1,245 @@
+"""The router: who should be asked this question, and why.
+
+It keeps in-memory mirrors of the store (people, contact graph, item vectors, activity),
+pulls changes with `sync()`, and for a question builds every person's features, scores
+them and explains the best few: the items that matched and how they are connected to the
+asker. It knows nothing of chat platforms.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.features import FEATURES, ActivityStats, FeatureTable, build_features
+from bot.ranking import LinearRanker, top_indices
+from bot.settings import Settings
+from data.models import KnowledgeItem, Person
+from data.person_index import PersonIndex
+from data.store import Store
+from embeddings.encoder import Encoder
+from embeddings.expertise import Match, expertise
+from embeddings.vector_index import VectorIndex
+from graph.contact_graph import ContactGraph
+from graph.relations import describe_tie, relation_to
+
+
+class EmptyQuestion(ValueError):
+    """The question has no words in it."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A knowledge item that made the router think of someone."""
+
+    item_id: str
+    title: str
+    source: str | None
+    url: str | None
+    created_at: str | None
+    score: float
+    signal: str
+
+
+@dataclass
+class Candidate:
+    """One person worth asking, with the reasons."""
+
+    person: Person
+    score: float
+    hops: int  # 1 = direct contact of the asker, 2 = contact of a contact, 0 = not connected
+    path: list[str]  # person ids from the asker to the candidate, when connected
+    connection: str  # e.g. "via Dana Ng, your manager"
+    evidence: list[Evidence] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+class Router:
+    """Ranks colleagues for a question, from the store's people, ties and knowledge."""
+
+    def __init__(
+        self,
+        store: Store,
+        encoder: Encoder,
+        settings: Settings,
+        ranker: LinearRanker | None = None,
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.settings = settings
+        self.ranker = ranker or LinearRanker.from_groups(settings.weights)
+        self.people = PersonIndex()
+        self.persons: dict[str, Person] = {}
+        self.graph = ContactGraph(self.people, settings.edge_weights.model_dump())
+        self.vectors = VectorIndex(encoder.dim)
+        self.activity = ActivityStats(self.people)
+        self._opted_out = np.zeros(0, dtype=bool)
+        self._in_directory = np.zeros(0, dtype=bool)
+        self._seq = 0
+        self.sync()
+
+    # ----------------------------------------------------------------------- syncing
+
+    def sync(self) -> None:
+        """Pull everything that changed in the store since the last sync."""
+        seq = self.store.current_seq()
+        changed_people = self.store.people(since_seq=self._seq)
+        for p in changed_people:
+            self.persons[p.id] = p
+            self.people.add(p.id)
+        if changed_people:
+            self.graph.derive_from_directory(self.persons.values())
+        self.graph.add_contacts(self.store.contacts(since_seq=self._seq))
+        for item in self.store.knowledge(since_seq=self._seq):
+            self.activity.observe(item.id, item.person_id, item.kind, item.created_at)
+        ids, authors, matrix = self.store.vectors(self.encoder.model_id, since_seq=self._seq)
+        if ids:
+            self.vectors.upsert(ids, [self.people.add(a) for a in authors], matrix)
+        n = len(self.people)
+        self._opted_out = np.zeros(n, dtype=bool)
+        self._in_directory = np.zeros(n, dtype=bool)
+        for pid, person in self.persons.items():
+            i = self.people.get(pid)
+            self._in_directory[i] = True
+            self._opted_out[i] = person.opted_out
+        self._seq = seq
+
+    # ----------------------------------------------------------------------- ranking
+
+    def features(
+        self,
+        question: str,
+        asker_id: str | None,
+        now: float | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> FeatureTable:
+        """Every person's features for `question` asked by `asker_id`.
+
+        `now` (epoch seconds) and `query_vector` may be given by a replay; by default the
+        current time and the encoded question are used.
+        """
+        if not question or not question.strip():
+            raise EmptyQuestion("the question is empty: type what you want to know")
+        qvec = self.encoder.encode_one(question) if query_vector is None else query_vector
+        hits = self.store.lexical_search(question, limit=self.settings.lexical_pool)
+        scores = expertise(
+            self.vectors, qvec, hits, self.people.as_dict(), self.settings.semantic_pool
+        )
+        proximity = self.graph.proximity(asker_id)
+        return build_features(scores, proximity, self.activity, now or time.time())
+
+    def eligible(self, asker_id: str | None, exclude: Collection[str] = ()) -> np.ndarray:
+        """Who may be asked: in the directory, not opted out, not the asker or excluded."""
+        mask = self._in_directory & ~self._opted_out
+        for pid in (asker_id, *exclude):
+            i = self.people.get(pid) if pid else None
+            if i is not None:
+                mask[i] = False
+        return mask
+
+    def rank(
+        self,
+        question: str,
+        asker_id: str | None,
+        limit: int = 5,
+        exclude: Collection[str] = (),
+        now: float | None = None,
+    ) -> list[Candidate]:
+        """The best `limit` people to ask, best first, each with reasons."""
+        table = self.features(question, asker_id, now=now)
+        eligible = self.eligible(asker_id, exclude)
+        scores = self.ranker.score(table, eligible)
+        chosen = top_indices(table, scores, limit)
+        return self._explain(table, scores, chosen, asker_id)
+
+    # -------------------------------------------------------------------- explaining
+
+    def _explain(
+        self, table: FeatureTable, scores: np.ndarray, chosen: list[int], asker_id: str | None
+    ) -> list[Candidate]:
+        matches = {i: table.expertise.matches.get(i, []) for i in chosen}
+        items = self.store.knowledge_items(m.item_id for ms in matches.values() for m in ms)
+        hops = table.proximity.hops()
+        far_paths: dict[int, list[int]] | None = None
+        candidates = []
+        for i in chosen:
+            pid = self.people.ids[i]
+            path: list[str] = []
+            connection = "not connected to you yet"
+            if asker_id and hops[i] == 1:
+                path, connection = [asker_id, pid], self._direct_phrase(asker_id, pid)
+            elif asker_id and hops[i] == 2:
+                path, connection = self._two_hop_phrase(
+                    asker_id, pid, int(table.proximity.shared[i])
+                )
+            elif asker_id:
+                if far_paths is None:
+                    far_paths = self.graph.shortest_paths_from(asker_id, self.settings.max_hops)
+                if i in far_paths:
+                    path = [self.people.ids[j] for j in far_paths[i]]
+                    connection = "via " + " → ".join(self._name(p) for p in path[1:-1])
+            evidence = [_evidence(m, items[m.item_id]) for m in matches[i] if m.item_id in items]
+            candidate = Candidate(
+                person=self.persons[pid],
+                score=float(scores[i]),
+                hops=len(path) - 1 if path else 0,
+                path=path,
+                connection=connection,
+                evidence=evidence,
+                features=dict(zip(FEATURES, table.matrix[i].tolist(), strict=True)),
+            )
+            candidate.reasons = self._reasons(candidate, i)
+            candidates.append(candidate)
+        return candidates
+
+    def _direct_phrase(self, asker_id: str, pid: str) -> str:
+        ties = self.graph.ties(asker_id, pid)
+        return (
+            ", ".join(dict.fromkeys(relation_to(asker_id, t) for t in ties)) or "a contact of yours"
+        )
+
+    def _two_hop_phrase(self, asker_id: str, pid: str, shared: int) -> tuple[list[str], str]:
+        via = self.graph.best_intermediary(asker_id, pid)
+        if via is None:
+            return [], f"{shared} shared contacts"
+        phrase = f"via {self._name(via)} ({self._direct_phrase(asker_id, via)})"
+        to_them = self.graph.ties(via, pid)
+        if to_them:
+            first_names = {p: self._name(p).split()[0] for p in (via, pid)}
+            phrase += f": {describe_tie(to_them[0], first_names)}"
+        if shared > 1:
+            phrase += f"; {shared} shared contacts"
+        return [asker_id, via, pid], phrase
+
+    def _reasons(self, candidate: Candidate, i: int) -> list[str]:
+        reasons = []
+        if candidate.evidence:
+            titles = ", ".join(f"“{e.title}”" for e in candidate.evidence[:2])
+            more = len(candidate.evidence) - 2
+            reasons.append(f"wrote {titles}" + (f" and {more} more" if more > 0 else ""))
+        reasons.append(candidate.connection)
+        answers = round(float(self.activity.answers[i])) if i < len(self.activity.answers) else 0
+        if answers:
+            reasons.append(f"has answered {answers} question{'s' if answers != 1 else ''}")
+        return reasons
+
+    def _name(self, pid: str) -> str:
+        person = self.persons.get(pid)
+        return person.name if person else pid
+
+
+def _evidence(match: Match, item: KnowledgeItem) -> Evidence:
+    title = item.title or (item.text[:60] + ("…" if len(item.text) > 60 else ""))
+    return Evidence(
+        item_id=item.id,
+        title=title,
+        source=item.source,
+        url=item.url,
+        created_at=item.created_at,
+        score=match.score,
+        signal=match.signal,
+    )
