@@ -8,11 +8,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class EdgeWeights(BaseSettings):
+class EdgeWeights(BaseModel):
     """How strongly each kind of tie connects two people in the contact graph."""
 
     manager: float = 1.0
@@ -22,7 +22,7 @@ class EdgeWeights(BaseSettings):
     interacted: float = 1.0
 
 
-class RankingWeights(BaseSettings):
+class RankingWeights(BaseModel):
     """Default weights of the router's features, used until weights are learned."""
 
     semantic: float = 0.5
@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     max_hops: int = Field(3, ge=1, le=6, description="How far out the network signal reaches.")
     edge_weights: EdgeWeights = EdgeWeights()
     weights: RankingWeights = RankingWeights()
+
+    @field_validator("model_path", mode="before")
+    @classmethod
+    def _empty_means_bundled(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 @lru_cache(maxsize=1)

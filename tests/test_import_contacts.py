@@ -44,9 +44,11 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 def snapshot(store: Store) -> tuple[int, int, int, int]:
     """Row counts and the change counter: equal snapshots mean nothing was written."""
     return (
-        store.count("people"), store.count("contacts"), store.count("knowledge"),
+        store.count("people"),
+        store.count("contacts"),
+        store.count("knowledge"),
         store.current_seq(),
-    )  # fmt: skip
+    )
 
 
 def failure(store: Store, path: Path) -> list[str]:

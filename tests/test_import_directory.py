@@ -47,9 +47,11 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 def snapshot(store: Store) -> tuple[int, int, int, int]:
     """Row counts and the change counter: equal snapshots mean nothing was written."""
     return (
-        store.count("people"), store.count("contacts"), store.count("knowledge"),
+        store.count("people"),
+        store.count("contacts"),
+        store.count("knowledge"),
         store.current_seq(),
-    )  # fmt: skip
+    )
 
 
 def failure(store: Store, importer, path: Path, **kwargs) -> list[str]:
@@ -84,11 +86,19 @@ def test_csv_directory_is_imported_with_declared_skills_as_knowledge(store, tmp_
     assert result.derived.startswith("2 people have a manager; 1 team; skill items: 2 new")
     dana = store.get_person("p2")
     assert dana == Person(
-        id="p2", name="Dana Ng", email="dana@example.com", title="Staff SRE",
-        department="Engineering", team="Platform", manager_id="p1", location="Berlin",
-        timezone="Europe/Berlin", slack_id="U002", teams_id="T002",
+        id="p2",
+        name="Dana Ng",
+        email="dana@example.com",
+        title="Staff SRE",
+        department="Engineering",
+        team="Platform",
+        manager_id="p1",
+        location="Berlin",
+        timezone="Europe/Berlin",
+        slack_id="U002",
+        teams_id="T002",
         skills=["kubernetes", "helm", "terraform"],
-    )  # fmt: skip
+    )
     sam = store.get_person("p3")
     assert sam is not None and sam.timezone is None and sam.skills == [] and not sam.opted_out
     items = store.knowledge_items(["skill:p1", "skill:p2", "skill:p3"])
@@ -103,9 +113,16 @@ def test_csv_directory_is_imported_with_declared_skills_as_knowledge(store, tmp_
 def test_json_directory_accepts_a_list_or_a_people_object(store, tmp_path):
     people = [
         {"id": "p1", "name": "Ada Lovelace", "skills": ["leadership", "architecture"]},
-        {"id": "p2", "name": "Dana Ng", "manager_id": "p1", "skills": "kubernetes;helm",
-         "opted_out": True, "Team": "Platform", "unknown": {"nested": 1}},
-    ]  # fmt: skip
+        {
+            "id": "p2",
+            "name": "Dana Ng",
+            "manager_id": "p1",
+            "skills": "kubernetes;helm",
+            "opted_out": True,
+            "Team": "Platform",
+            "unknown": {"nested": 1},
+        },
+    ]
     result = import_directory(store, write(tmp_path, "list.json", json.dumps(people)))
     assert result.counts == WriteCounts(inserted=2)
     dana = store.get_person("p2")
@@ -264,8 +281,12 @@ def test_management_cycle_that_only_appears_when_merged_with_the_store_is_refuse
     import_directory(store, write(tmp_path, "people.csv", DIRECTORY_CSV))
     # p1 is the top of the stored tree; making p3 (who reports to p2, who reports to p1)
     # p1's manager closes a loop that no single file shows.
-    path = write(tmp_path, "change.json", '[\n  {"id": "p9", "name": "New"},\n'
-                 '  {"id": "p1", "name": "Ada Lovelace",\n   "manager_id": "p3"}\n]\n')  # fmt: skip
+    path = write(
+        tmp_path,
+        "change.json",
+        '[\n  {"id": "p9", "name": "New"},\n'
+        '  {"id": "p1", "name": "Ada Lovelace",\n   "manager_id": "p3"}\n]\n',
+    )
     assert failure(store, import_directory, path) == [
         f"{path}:3: management cycle: p1 → p3 → p2 → p1 (each reports to the next)"
     ]
@@ -351,30 +372,58 @@ SLACK_PROFILE = {
 def slack_member(sid: str, real_name: str, email: str | None, **extra) -> dict:
     """A users.list member the way Slack returns one."""
     fields = extra.pop("fields", {})
-    profile = {"real_name": real_name, "display_name": real_name.split()[0], "title": "",
-               "fields": {k: {"value": v, "alt": ""} for k, v in fields.items()}}  # fmt: skip
+    profile = {
+        "real_name": real_name,
+        "display_name": real_name.split()[0],
+        "title": "",
+        "fields": {k: {"value": v, "alt": ""} for k, v in fields.items()},
+    }
     if email:
         profile["email"] = email
     if "title" in extra:
         profile["title"] = extra.pop("title")
-    return {"id": sid, "team_id": "T0", "name": real_name.split()[0].lower(), "deleted": False,
-            "real_name": real_name, "tz": "Europe/Berlin", "profile": profile,
-            "is_bot": False, "is_app_user": False, **extra}  # fmt: skip
+    return {
+        "id": sid,
+        "team_id": "T0",
+        "name": real_name.split()[0].lower(),
+        "deleted": False,
+        "real_name": real_name,
+        "tz": "Europe/Berlin",
+        "profile": profile,
+        "is_bot": False,
+        "is_app_user": False,
+        **extra,
+    }
 
 
 def slack_members() -> list[dict]:
     return [
-        slack_member("U001", "Ada Lovelace", "ada@example.com", title="CTO",
-                     fields={"Xf01": "Engineering", "Xf04": "leadership, architecture"}),
-        slack_member("U002", "Dana Ng", "dana@example.com", title="Staff SRE",
-                     fields={"Xf01": "Engineering", "Xf02": "Platform", "Xf03": "U001",
-                             "Xf04": "kubernetes; helm", "Xf05": "she/her"}),
+        slack_member(
+            "U001",
+            "Ada Lovelace",
+            "ada@example.com",
+            title="CTO",
+            fields={"Xf01": "Engineering", "Xf04": "leadership, architecture"},
+        ),
+        slack_member(
+            "U002",
+            "Dana Ng",
+            "dana@example.com",
+            title="Staff SRE",
+            fields={
+                "Xf01": "Engineering",
+                "Xf02": "Platform",
+                "Xf03": "U001",
+                "Xf04": "kubernetes; helm",
+                "Xf05": "she/her",
+            },
+        ),
         slack_member("U0NEW", "Kim Park", None, tz="America/New_York"),
         slack_member("U0GONE", "Old Timer", "old@example.com", deleted=True),
         slack_member("B0BOT", "Deploy Bot", None, is_bot=True),
         slack_member("U0APP", "Some App", None, is_app_user=True),
         slack_member("USLACKBOT", "Slackbot", None),
-    ]  # fmt: skip
+    ]
 
 
 def test_slack_export_with_a_team_profile_file_maps_custom_fields(store, tmp_path):
@@ -389,10 +438,17 @@ def test_slack_export_with_a_team_profile_file_maps_custom_fields(store, tmp_pat
     assert store.person_ids() == {"U001", "U002", "U0NEW"}
     dana = store.get_person("U002")
     assert dana == Person(
-        id="U002", name="Dana Ng", email="dana@example.com", title="Staff SRE",
-        department="Engineering", team="Platform", manager_id="U001", timezone="Europe/Berlin",
-        slack_id="U002", skills=["kubernetes", "helm"],
-    )  # fmt: skip
+        id="U002",
+        name="Dana Ng",
+        email="dana@example.com",
+        title="Staff SRE",
+        department="Engineering",
+        team="Platform",
+        manager_id="U001",
+        timezone="Europe/Berlin",
+        slack_id="U002",
+        skills=["kubernetes", "helm"],
+    )
     kim = store.get_person("U0NEW")
     assert kim is not None and kim.timezone == "America/New_York" and kim.title is None
     assert "skill:U001" in store.knowledge_items(["skill:U001"])
@@ -403,8 +459,13 @@ def test_slack_members_matching_a_stored_email_update_that_person(store, tmp_pat
     store.set_opted_out("p1", True)
     export = write(tmp_path, "users.json", json.dumps({"ok": True, "members": slack_members()}))
 
-    result = import_slack_users(store, export, field_labels=load_profile_field_labels(
-        write(tmp_path, "fields.json", json.dumps(SLACK_PROFILE))))  # fmt: skip
+    result = import_slack_users(
+        store,
+        export,
+        field_labels=load_profile_field_labels(
+            write(tmp_path, "fields.json", json.dumps(SLACK_PROFILE))
+        ),
+    )
 
     assert result.counts == WriteCounts(inserted=1, updated=2)
     assert store.count("people") == 4
@@ -419,10 +480,14 @@ def test_slack_members_matching_a_stored_email_update_that_person(store, tmp_pat
 def test_slack_pages_with_embedded_labels_are_routed_from_import_directory(store, tmp_path):
     members = slack_members()
     pages = [
-        {"ok": True, "members": members[:2], "profile_fields": SLACK_PROFILE["profile"]["fields"],
-         "response_metadata": {"next_cursor": "abc"}},
+        {
+            "ok": True,
+            "members": members[:2],
+            "profile_fields": SLACK_PROFILE["profile"]["fields"],
+            "response_metadata": {"next_cursor": "abc"},
+        },
         {"ok": True, "members": members[2:], "response_metadata": {"next_cursor": ""}},
-    ]  # fmt: skip
+    ]
     path = write(tmp_path, "users.json", json.dumps(pages, indent=2))
 
     result = import_directory(store, path)
@@ -446,9 +511,11 @@ def test_import_directory_uses_a_sibling_team_profile_file(store, tmp_path):
 def test_a_custom_label_map_picks_other_fields(store, tmp_path):
     export = write(tmp_path, "users.json", json.dumps({"ok": True, "members": slack_members()}))
     import_slack_users(
-        store, export, field_labels={"Xf05": "Pronouns", "Xf01": "Department"},
+        store,
+        export,
+        field_labels={"Xf05": "Pronouns", "Xf01": "Department"},
         label_map={"Pronouns": "location"},
-    )  # fmt: skip
+    )
     dana = store.get_person("U002")
     assert dana is not None and dana.location == "she/her" and dana.department is None
 

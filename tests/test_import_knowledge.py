@@ -19,15 +19,30 @@ p2,Dana Ng,dana@example.com,U002,T002
 """
 
 ITEMS = [
-    {"person": "p1", "title": "Analytical engine notes", "text": "How the mill works.",
-     "source": "wiki", "url": "https://wiki/engine", "date": "2024-01-05",
-     "tags": ["engines", "math"]},
-    {"author": "Dana@Example.com", "body": "Rolling back a helm release: helm rollback.",
-     "title": "Helm rollback", "tags": "helm; kubernetes,ops", "kind": "answer",
-     "source": "slack"},
-    {"person_id": "U002", "text": "Use terraform import for existing buckets.",
-     "id": "slack:C1/123", "date": "2024-02-01T09:30:00Z"},
-]  # fmt: skip
+    {
+        "person": "p1",
+        "title": "Analytical engine notes",
+        "text": "How the mill works.",
+        "source": "wiki",
+        "url": "https://wiki/engine",
+        "date": "2024-01-05",
+        "tags": ["engines", "math"],
+    },
+    {
+        "author": "Dana@Example.com",
+        "body": "Rolling back a helm release: helm rollback.",
+        "title": "Helm rollback",
+        "tags": "helm; kubernetes,ops",
+        "kind": "answer",
+        "source": "slack",
+    },
+    {
+        "person_id": "U002",
+        "text": "Use terraform import for existing buckets.",
+        "id": "slack:C1/123",
+        "date": "2024-02-01T09:30:00Z",
+    },
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -51,9 +66,11 @@ def jsonl(rows: list[dict]) -> str:
 def snapshot(store: Store) -> tuple[int, int, int, int]:
     """Row counts and the change counter: equal snapshots mean nothing was written."""
     return (
-        store.count("people"), store.count("contacts"), store.count("knowledge"),
+        store.count("people"),
+        store.count("contacts"),
+        store.count("knowledge"),
         store.current_seq(),
-    )  # fmt: skip
+    )
 
 
 def failure(store: Store, path: Path) -> list[str]:
@@ -138,16 +155,22 @@ def test_an_edited_text_with_the_same_title_updates_the_item_in_place(store, tmp
 
 def test_a_markdown_folder_is_imported_recursively(store, tmp_path):
     docs = tmp_path / "docs"
-    write(tmp_path, "docs/runbooks/deploy.md",
-          "---\nauthor: dana@example.com\ndate: 2024-04-01\ntags: [deploy, helm]\n"
-          "url: https://docs/deploy\n---\n# Deploying\n\nRun `helm upgrade`.\n")  # fmt: skip
+    write(
+        tmp_path,
+        "docs/runbooks/deploy.md",
+        "---\nauthor: dana@example.com\ndate: 2024-04-01\ntags: [deploy, helm]\n"
+        "url: https://docs/deploy\n---\n# Deploying\n\nRun `helm upgrade`.\n",
+    )
     write(
         tmp_path,
         "docs/engine.md",
         "---\nauthor: p1\ntitle: The Engine\nkind: answer\nsource: wiki\n---\nIt computes.\n",
     )
-    write(tmp_path, "docs/notes.md",
-          "---\nauthor: U001\n---\n```sh\n# not a heading\n```\nJust notes.\n")  # fmt: skip
+    write(
+        tmp_path,
+        "docs/notes.md",
+        "---\nauthor: U001\n---\n```sh\n# not a heading\n```\nJust notes.\n",
+    )
     write(tmp_path, "docs/.drafts/secret.md", "---\nauthor: nobody\n---\nignored\n")
     write(tmp_path, "docs/readme.txt", "not markdown")
 
@@ -158,7 +181,11 @@ def test_a_markdown_folder_is_imported_recursively(store, tmp_path):
     assert sorted(items) == ["md:engine.md", "md:notes.md", "md:runbooks/deploy.md"]
     deploy = items["md:runbooks/deploy.md"]
     assert (deploy.person_id, deploy.title, deploy.kind, deploy.source) == (
-        "p2", "Deploying", "doc", "docs")  # fmt: skip
+        "p2",
+        "Deploying",
+        "doc",
+        "docs",
+    )
     assert deploy.created_at == "2024-04-01" and deploy.tags == ["deploy", "helm"]
     assert deploy.text == "# Deploying\n\nRun `helm upgrade`."
     assert (items["md:engine.md"].title, items["md:engine.md"].kind) == ("The Engine", "answer")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import pytest
 
@@ -17,6 +16,7 @@ from data.importers.stackexchange import (
     read_dump,
     relevance_of,
 )
+from tests.dumpwriter import write_xml
 
 BEER = Path(__file__).parents[2] / "shared" / "data" / "stackexchange-beer"
 
@@ -235,19 +235,6 @@ USERS = [
     dict(Id="5", DisplayName="Eve", CreationDate="2019-12-31T00:00:05.000"),
     dict(Id="6", DisplayName="Frank"),
 ]
-
-
-def row(attrs: dict[str, str]) -> str:
-    """One dump row on one line, attributes escaped the way the dump escapes them."""
-    return "  <row " + " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items()) + " />"
-
-
-def write_xml(path: Path, root: str, rows: list[dict[str, str]]) -> None:
-    """A dump file: BOM + declaration on line 1, root on line 2, rows from line 3."""
-    lines = ['\ufeff<?xml version="1.0" encoding="utf-8"?>', f"<{root}>"]
-    lines += [row(r) for r in rows]
-    lines.append(f"</{root}>")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def write_dump(folder: Path, posts=POSTS, comments=COMMENTS, users=USERS) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -127,7 +128,7 @@ class Replay:
         self._vectors = self._encode_all()
         self.router = Router(self.store, encoder, settings)
         self._next = 0  # index into self._events of the first event not yet in the store
-        self._newest = ""  # the latest created_at written to the store
+        self._newest: datetime | None = None  # the latest event written to the store
 
     def _knowledge_items(self) -> Iterator[tuple[int, KnowledgeItem]]:
         for n, event in enumerate(self._events):
@@ -149,12 +150,12 @@ class Replay:
         matrix = self.encoder.encode([texts[k] for k in keys], progress=step)
         return dict(zip(keys, matrix, strict=True))
 
-    def advance_to(self, moment: str) -> None:
+    def advance_to(self, moment: datetime) -> None:
         """Write every event dated strictly before `moment` into the store."""
         people: dict[str, Person] = {}
         items: list[KnowledgeItem] = []
         ties: list[tuple[str, str, str, str]] = []
-        while self._next < len(self._events) and self._events[self._next].created_at < moment:
+        while self._next < len(self._events) and self._events[self._next].created < moment:
             event = self._events[self._next]
             author = author_of(event)
             if author and author not in self.router.persons and author not in people:
@@ -166,7 +167,7 @@ class Replay:
             tie = tie_of(event, self.dump)
             if tie is not None:
                 ties.append((*tie, event.created_at))
-            self._newest = max(self._newest, event.created_at)
+            self._newest = max(self._newest or event.created, event.created)
             self._next += 1
         if not (people or items or ties):
             return
@@ -186,8 +187,8 @@ class Replay:
     ) -> Iterator[QuestionRanking]:
         """Rank every evaluated question with every system, in time order."""
         for n, question in enumerate(self.questions):
-            self.advance_to(question.created_at)
-            if self._newest >= question.created_at:
+            self.advance_to(question.created)
+            if self._newest is not None and self._newest >= question.created:
                 raise FutureLeak(f"data from {self._newest} present at {question.created_at}")
             asker = question.owner_id
             table = self.router.features(

@@ -70,11 +70,16 @@ def import_contacts(store: Store, path: Path) -> ImportResult:
                 problems.add(record.line, f"missing required value: {name}")
         kind = text_value(record, problems, "kind") or "contact"
         if kind in DERIVED_KINDS:
-            problems.add(record.line, f"kind {kind!r} is derived from the directory "
-                         "(manager_id, team), not imported as a contact")  # fmt: skip
+            problems.add(
+                record.line,
+                f"kind {kind!r} is derived from the directory "
+                "(manager_id, team), not imported as a contact",
+            )
         elif kind not in IMPORTABLE_KINDS:
-            problems.add(record.line, f"unknown kind {kind!r} (expected one of "
-                         f"{', '.join(IMPORTABLE_KINDS)})")  # fmt: skip
+            problems.add(
+                record.line,
+                f"unknown kind {kind!r} (expected one of {', '.join(IMPORTABLE_KINDS)})",
+            )
         weight = float_value(record, problems, "weight")
         if weight is not None and weight <= 0:
             problems.add(record.line, f"weight must be greater than 0, got {weight:g}")
@@ -100,8 +105,11 @@ def _resolve(pairs: list[_Pair], refs: dict[str, str], problems: ProblemList) ->
         for name, ref in (("a", pair.a), ("b", pair.b)):
             pid = person_ref(refs, ref)
             if pid is None:
-                problems.add(pair.line, f"{name}: unknown person {ref!r} (not an id, email, "
-                             "Slack id or Teams id in the directory)")  # fmt: skip
+                problems.add(
+                    pair.line,
+                    f"{name}: unknown person {ref!r} (not an id, email, "
+                    "Slack id or Teams id in the directory)",
+                )
             else:
                 ids.append(pid)
         if len(ids) < 2:
@@ -113,15 +121,18 @@ def _resolve(pairs: list[_Pair], refs: dict[str, str], problems: ProblemList) ->
         a, b = ordered_pair(a, b, pair.kind)
         key = (a, b, pair.kind)
         if key in first:
-            problems.add(pair.line, f"duplicate {pair.kind} between {a!r} and {b!r} "
-                         f"(first on line {first[key]})")  # fmt: skip
+            problems.add(
+                pair.line,
+                f"duplicate {pair.kind} between {a!r} and {b!r} (first on line {first[key]})",
+            )
             continue
         first[key] = pair.line
         if not pair.valid:
             continue
         try:
-            contacts.append(Contact(a=a, b=b, kind=pair.kind, weight=pair.weight,
-                                    created_at=pair.created_at))  # fmt: skip
+            contacts.append(
+                Contact(a=a, b=b, kind=pair.kind, weight=pair.weight, created_at=pair.created_at)
+            )
         except ValidationError as exc:
             for reason in validation_reasons(exc):
                 problems.add(pair.line, reason)

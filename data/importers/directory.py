@@ -46,9 +46,17 @@ from data.store import Store
 
 # Text columns of a directory file besides `id`; `skills` and `opted_out` are parsed apart.
 TEXT_COLUMNS = (
-    "name", "email", "title", "department", "team", "manager_id", "location", "timezone",
-    "slack_id", "teams_id",
-)  # fmt: skip
+    "name",
+    "email",
+    "title",
+    "department",
+    "team",
+    "manager_id",
+    "location",
+    "timezone",
+    "slack_id",
+    "teams_id",
+)
 UNIQUE_COLUMNS = ("email", "slack_id", "teams_id")
 
 # Slack custom profile field label (lower case) -> Person attribute.
@@ -62,9 +70,18 @@ DEFAULT_LABEL_MAP: dict[str, str] = {
 }
 # Person attributes a Slack custom field may fill.
 SLACK_TARGETS = frozenset(
-    {"name", "title", "department", "team", "manager_id", "location", "timezone", "teams_id",
-     "skills"}
-)  # fmt: skip
+    {
+        "name",
+        "title",
+        "department",
+        "team",
+        "manager_id",
+        "location",
+        "timezone",
+        "teams_id",
+        "skills",
+    }
+)
 # A sibling file with the custom field labels, picked up when the export embeds none.
 PROFILE_FILE = "team.profile.get.json"
 SLACK_BOT_ID = "USLACKBOT"
@@ -149,9 +166,10 @@ def import_slack_users(
         doc = parse_json(text, problems) if text is not None else None
     if doc is not None and not looks_like_slack(doc.data):
         problems.add(
-            1, 'wrong shape: expected a Slack users.list export ({"ok": true, "members": '
+            1,
+            'wrong shape: expected a Slack users.list export ({"ok": true, "members": '
             "[...]}, a list of such pages, or a list of members)",
-        )  # fmt: skip
+        )
     if doc is None or problems:
         problems.raise_if_any()
     assert doc is not None
@@ -268,8 +286,9 @@ def _check_people(
         if manager == person.id:
             problems.add(line, f"manager_id: {person.id!r} is their own manager")
         elif manager is not None and manager not in known:
-            problems.add(line, f"manager_id: unknown person {manager!r} (not in this file "
-                         "or the directory)")  # fmt: skip
+            problems.add(
+                line, f"manager_id: unknown person {manager!r} (not in this file or the directory)"
+            )
 
     managers: dict[str, str | None] = store.manager_map()
     managers.update({p.id: p.manager_id for _, p in people})
@@ -442,8 +461,10 @@ def _slack_row(
     if name is None:
         problems.add(record.line, "missing required value: name (no real_name or name)")
     for attr, value in (
-        ("title", profile.get("title")), ("email", profile.get("email")), ("timezone", v.get("tz")),
-    ):  # fmt: skip
+        ("title", profile.get("title")),
+        ("email", profile.get("email")),
+        ("timezone", v.get("tz")),
+    ):
         if _plain(value):
             fields[attr] = _plain(value)
 
@@ -465,11 +486,15 @@ def _slack_row(
             if manager is not None:
                 fields["manager_id"] = manager
             elif value in context.skipped:
-                problems.add(record.line, f"{label}: manager {value!r} is a deactivated "
-                             "Slack account (or a bot)")  # fmt: skip
+                problems.add(
+                    record.line,
+                    f"{label}: manager {value!r} is a deactivated Slack account (or a bot)",
+                )
             else:
-                problems.add(record.line, f"{label}: unknown manager {value!r} (not in the "
-                             "export or the directory)")  # fmt: skip
+                problems.add(
+                    record.line,
+                    f"{label}: unknown manager {value!r} (not in the export or the directory)",
+                )
         else:
             fields[attr] = value
     return _Row(record.line, pid, fields)
@@ -490,9 +515,10 @@ def _labels_from_document(doc: JsonDocument, problems: ProblemList) -> dict[str,
         path = ()
     elif not isinstance(data, dict) or not isinstance(data.get("fields"), list):
         problems.add(
-            1, 'wrong shape: expected a team.profile.get response ({"ok": true, "profile": '
+            1,
+            'wrong shape: expected a team.profile.get response ({"ok": true, "profile": '
             '{"fields": [...]}})',
-        )  # fmt: skip
+        )
         return {}
     labels: dict[str, str] = {}
     for record in doc.records_at(path, problems):

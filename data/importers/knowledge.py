@@ -244,9 +244,13 @@ def _markdown_draft(file: Path, root: Path, problems: ProblemList) -> _Draft | N
         problems.add(1, "front matter: missing required value: author")
     relative = file.relative_to(root).as_posix()
     draft = _draft(
-        record, problems, {"person"}, default_kind=MARKDOWN_KIND,
-        default_source=MARKDOWN_SOURCE, body=post.content,
-    )  # fmt: skip
+        record,
+        problems,
+        {"person"},
+        default_kind=MARKDOWN_KIND,
+        default_source=MARKDOWN_SOURCE,
+        body=post.content,
+    )
     if draft is None:
         return None
     draft.id = draft.id or f"md:{relative}"
@@ -281,9 +285,10 @@ def _resolve(drafts: Sequence[_Draft], refs: Mapping[str, str]) -> list[Knowledg
         person_id = person_ref(refs, draft.ref)
         if person_id is None:
             draft.problems.add(
-                draft.line, f"{draft.ref_name}: unknown person {draft.ref!r} (not an id, "
+                draft.line,
+                f"{draft.ref_name}: unknown person {draft.ref!r} (not an id, "
                 "email, Slack id or Teams id in the directory)",
-            )  # fmt: skip
+            )
             continue
         item_id = draft.id or stable_item_id(
             person_id, draft.source, draft.url, draft.title, draft.text
@@ -295,11 +300,17 @@ def _resolve(drafts: Sequence[_Draft], refs: Mapping[str, str]) -> list[Knowledg
         try:
             items.append(
                 KnowledgeItem(
-                    id=item_id, person_id=person_id, text=draft.text, title=draft.title,
-                    kind=draft.kind, source=draft.source, url=draft.url, tags=draft.tags,
+                    id=item_id,
+                    person_id=person_id,
+                    text=draft.text,
+                    title=draft.title,
+                    kind=draft.kind,
+                    source=draft.source,
+                    url=draft.url,
+                    tags=draft.tags,
                     created_at=draft.created_at,
                 )
-            )  # fmt: skip
+            )
         except ValidationError as exc:
             for reason in validation_reasons(exc):
                 draft.problems.add(draft.line, reason)

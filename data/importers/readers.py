@@ -130,9 +130,10 @@ def read_text(path: Path, problems: ProblemList) -> str | None:
         # Line numbers of the BOM-less text and the raw bytes agree: both count b"\n".
         line = raw.count(b"\n", 0, exc.start) + 1
         problems.add(
-            line, f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+            line,
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
             "(save the file as UTF-8)",
-        )  # fmt: skip
+        )
         return None
     if not text.strip():
         problems.add(0, "empty file (no records)")
