@@ -1,0 +1,27 @@
+"""The real thing: EVAL.md on the Beer StackExchange dump, router against every baseline.
+
+About a minute: it embeds the whole site once with the real model.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.evaluation.run import ROUTER, evaluate_stackexchange
+from bot.evaluation.systems import BASELINES
+from tests.conftest import SHARED_DATA
+
+BEER = SHARED_DATA / "stackexchange-beer"
+
+
+@pytest.mark.skipif(not BEER.is_dir(), reason=f"beer dump not found at {BEER}")
+def test_the_router_beats_every_baseline_on_beer(tmp_path, encoder, settings):
+    out = tmp_path / "rankings.jsonl"
+    report = evaluate_stackexchange(BEER, settings, out, encoder=encoder)
+    router = report.whole[ROUTER].means()
+    assert report.whole[ROUTER].count == 250
+    for name in BASELINES:
+        baseline = report.whole[name].means()
+        assert router["MRR"] > baseline["MRR"], name
+        assert router["Hit@5"] > baseline["Hit@5"], name
+    assert len(out.read_text().splitlines()) == 250
