@@ -24,7 +24,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(eval_app, name="eval")
 
 out = Console()
-err = Console(stderr=True)
+# soft_wrap: a `file:line: reason` must stay on one line for tools that read it.
+err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Database file (default: settings).")]
 
@@ -62,7 +63,9 @@ def _run_import(kind: str, action, path: Path) -> None:
         result = action(path)
     except ImportFailed as failure:
         err.print(
-            f"Nothing was imported: {len(failure.problems)} problem(s) in {path}", style="bold red"
+            f"Nothing was imported: {len(failure.problems)} problem(s) in {path}",
+            style="bold red",
+            markup=False,
         )
         raise _fail(failure.report()) from None
     out.print(f"{kind}: {result.counts}" + (f" ({result.derived})" if result.derived else ""))

@@ -41,6 +41,12 @@ class Person(BaseModel):
     def _lower_email(cls, value: str | None) -> str | None:
         return value.lower() if value else None
 
+    @field_validator("slack_id", "teams_id", "manager_id", "team", "timezone")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        # An empty id would collide with other empty ids in the unique indexes.
+        return value or None
+
 
 class Contact(BaseModel):
     """A who-knows-whom tie between two people. Direction matters only for `manager`
