@@ -165,6 +165,39 @@ def who_cmd(
     out.print(candidates_table(question, person.name, candidates))
 
 
+@app.command("console")
+def console_cmd(
+    db: DbOption = None,
+    sample: Annotated[
+        bool, typer.Option(help="Load the sample org if the database is empty.")
+    ] = True,
+    as_: Annotated[str | None, typer.Option("--as", help="Start as this person.")] = None,
+) -> None:
+    """Play several people of the org in one terminal: ask, answer, refer, pass, confirm."""
+    from bot.console import ConsoleShell, Sandbox
+    from bot.demo import load_sample_org
+
+    settings = _settings(db)
+    store = Store(settings.db_path)
+    if store.count("people") == 0:
+        if not sample:
+            raise _fail("The directory is empty: import one first, or use --sample.")
+        for line in load_sample_org(store):
+            out.print(f"loaded sample {line}")
+    store.close()
+
+    def show(to: str, text: str) -> None:
+        out.print(f"[bold magenta]📨 to {to}:[/]", highlight=False)
+        out.print(text, markup=False, highlight=False)
+
+    with err.status("loading the model and the org…"):
+        sandbox = Sandbox(settings, settings.db_path, echo=show)
+    shell = ConsoleShell(sandbox)
+    if as_:
+        shell.onecmd(f"as {as_}")
+    shell.cmdloop()
+
+
 @app.command("demo")
 def demo_cmd(
     db: Annotated[Path | None, typer.Option(help="Keep the demo database here.")] = None,
