@@ -17,17 +17,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.console_messages import render
-from bot.lifecycle.flow import Flow, FlowError, Outcome
+from bot.lifecycle.flow import FlowError, Outcome
 from bot.lifecycle.intents import Intent
-from bot.lifecycle.scheduler import Scheduler, TickReport
-from bot.router import Router
+from bot.lifecycle.scheduler import TickReport
+from bot.runtime import Runtime
 from bot.settings import Settings
 from data.lifecycle_store import from_iso, to_iso
 from data.store import Store
 from embeddings.encoder import Encoder
-from embeddings.indexer import index_pending
 
 CLOCK_KEY = "sandbox_clock"
+
+
+def next_working_afternoon(moment: datetime) -> datetime:
+    """The next weekday 14:00 UTC at or after `moment`: a time when most of an org in
+    Europe and the Americas is at work, so the sandbox's requests go out at once."""
+    day = moment.astimezone(UTC).replace(hour=14, minute=0, second=0, microsecond=0)
+    if day < moment:
+        day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 class StoredClock:
@@ -37,7 +47,7 @@ class StoredClock:
     def __init__(self, store: Store, start: datetime | None = None) -> None:
         self.store = store
         if store.get_meta(CLOCK_KEY) is None:
-            self._save(start or datetime.now(UTC))
+            self._save(start or next_working_afternoon(datetime.now(UTC)))
 
     def now(self) -> datetime:
         """The sandbox's current time."""
@@ -124,17 +134,11 @@ class Sandbox:
     ) -> None:
         self.settings = settings
         self.store = Store(db)
-        self.encoder = encoder or Encoder(
-            settings.model_path, settings.embed_batch_size, settings.max_seq_length
-        )
-        index_pending(self.store, self.encoder)
         self.clock = StoredClock(self.store, start)
-        self.router = Router(self.store, self.encoder, settings)
-        self.flow = Flow(self.store, self.router, settings, self.clock)
+        self.runtime = Runtime(settings, clock=self.clock, encoder=encoder, store=self.store)
+        self.flow = self.runtime.flow
         self.deliverer = TranscriptDeliverer(Path(f"{db}.transcript.jsonl"), self.name, echo)
-        self.scheduler = Scheduler(
-            self.flow, self.deliverer, indexer=lambda: index_pending(self.store, self.encoder)
-        )
+        self.scheduler = self.runtime.scheduler(self.deliverer)
 
     def name(self, person_id: str) -> str:
         """A person's display name."""

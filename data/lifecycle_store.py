@@ -99,6 +99,22 @@ CREATE TABLE IF NOT EXISTS preferences (
     quiet_end INTEGER                   -- local hour it ends (e.g. 8)
 );
 
+CREATE TABLE IF NOT EXISTS addresses (  -- how to reach a person on a platform
+    person_id TEXT NOT NULL REFERENCES people(id),
+    platform TEXT NOT NULL,             -- slack | teams | ...
+    address TEXT NOT NULL,              -- JSON: a DM channel, a conversation reference...
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (person_id, platform)
+);
+
+CREATE TABLE IF NOT EXISTS channels (   -- per-channel intake settings
+    platform TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1, -- route unanswered questions posted here
+    wait_minutes REAL,                  -- NULL = the org default
+    PRIMARY KEY (platform, channel_id)
+);
+
 CREATE TABLE IF NOT EXISTS events (     -- ids of platform events already handled
     event_id TEXT PRIMARY KEY,
     received_at TEXT NOT NULL
@@ -550,6 +566,48 @@ class LifecycleStore:
             "max_asks_per_day = excluded.max_asks_per_day, quiet_start = excluded.quiet_start, "
             "quiet_end = excluded.quiet_end",
             (prefs.person_id, prefs.max_asks_per_day, prefs.quiet_start, prefs.quiet_end),
+        )
+
+    # ------------------------------------------------------------ platform addresses
+
+    def save_address(
+        self, person_id: str, platform: str, address: dict[str, Any], now: datetime
+    ) -> None:
+        """Remember how to reach a person on a platform (replacing what was known)."""
+        self.db.execute(
+            "INSERT INTO addresses(person_id, platform, address, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(person_id, platform) DO UPDATE SET address = excluded.address, "
+            "updated_at = excluded.updated_at",
+            (person_id, platform, json.dumps(address, sort_keys=True), to_iso(now)),
+        )
+
+    def address(self, person_id: str, platform: str) -> dict[str, Any] | None:
+        """How to reach a person on a platform, if known."""
+        row = self.db.execute(
+            "SELECT address FROM addresses WHERE person_id = ? AND platform = ?",
+            (person_id, platform),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # ---------------------------------------------------------------------- channels
+
+    def channel_settings(self, platform: str, channel_id: str) -> tuple[bool, float | None]:
+        """(enabled, wait minutes or None for the default) of a channel; enabled by default."""
+        row = self.db.execute(
+            "SELECT enabled, wait_minutes FROM channels WHERE platform = ? AND channel_id = ?",
+            (platform, channel_id),
+        ).fetchone()
+        return (bool(row[0]), row[1]) if row else (True, None)
+
+    def set_channel_settings(
+        self, platform: str, channel_id: str, enabled: bool, wait_minutes: float | None
+    ) -> None:
+        """Turn intake in a channel on or off and set its grace period."""
+        self.db.execute(
+            "INSERT INTO channels(platform, channel_id, enabled, wait_minutes) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(platform, channel_id) DO UPDATE SET enabled = excluded.enabled, "
+            "wait_minutes = excluded.wait_minutes",
+            (platform, channel_id, int(enabled), wait_minutes),
         )
 
     # ------------------------------------------------------------------------ outbox

@@ -118,7 +118,7 @@ def test_a_referral_back_into_the_chain_is_refused_politely(world):
     outcome = world.flow.refer(fay.id, "fay", "dan")  # Dan was asked already
     world.run()
     assert not outcome.ok and "already part of this question's chain" in outcome.message
-    assert world.sent.of_kind("notice", "fay")[0].text == outcome.message
+    assert world.sent.of_kind("notice", "fay") == []  # the refusal is the outcome itself
     assert sorted(asked(world, qid)) == ["dan", "fay"]
     assert world.flow.lc.ask(fay.id).state == "pending"  # Fay can still answer or pass
 

@@ -93,9 +93,11 @@ class Flow:
         place: dict[str, Any] | None = None,
         private: bool = False,
         event_id: str | None = None,
+        wait_minutes: float | None = None,
     ) -> Outcome:
-        """A new question. A channel question first waits for a human reply; any other is
-        checked against earlier answers and routed at once."""
+        """A new question. A channel question first waits for a human reply (for
+        `wait_minutes`, default: the settings); any other is checked against earlier
+        answers and routed at once."""
         text = _clean(text, "question")
         if origin not in ORIGINS:
             raise FlowError(f"unknown origin {origin!r}")
@@ -104,8 +106,9 @@ class Flow:
             if not fresh:
                 return DUPLICATE
             now = self.clock.now()
-            waiting = origin == "channel" and self.limits.channel_wait_minutes > 0
-            due = now + timedelta(minutes=self.limits.channel_wait_minutes) if waiting else None
+            wait = self.limits.channel_wait_minutes if wait_minutes is None else wait_minutes
+            waiting = origin == "channel" and wait > 0
+            due = now + timedelta(minutes=wait) if waiting else None
             # Every question starts out waiting; only a channel question waits for a while.
             qid = self.lc.add_question(
                 asker.id, text, origin, place or {}, private, QuestionState.WAITING, now, due
@@ -357,8 +360,7 @@ class Flow:
             now = self.clock.now()
             target = self.store.find_person(referee)
             refusal = self._referral_refusal(q, ask, target, now)
-            if refusal:
-                self._send(Notice(q.id, person_id, refusal), now)
+            if refusal:  # said to the referrer at once by the adapter; nothing changes
                 return Outcome(False, refusal, q.id, ask.id)
             assert target is not None
             me = self._person(person_id)

@@ -1,0 +1,73 @@
+"""Everything a running whoknows needs, built once from the settings.
+
+Slack, Teams and the console sandbox each build one Runtime and hand its scheduler their
+own deliverer; the core objects are the same under every platform.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from bot.lifecycle.accounts import Accounts
+from bot.lifecycle.clock import Clock, SystemClock
+from bot.lifecycle.flow import Flow
+from bot.lifecycle.scheduler import Deliverer, Scheduler
+from bot.lifecycle.stats import OrgStats, org_stats
+from bot.router import Router
+from bot.settings import Settings
+from data.store import Store
+from embeddings.encoder import Encoder
+from embeddings.indexer import index_pending
+
+
+class Runtime:
+    """The store, the model, the router and the lifecycle, wired together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        encoder: Encoder | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store or Store(settings.db_path)
+        self.encoder = encoder or Encoder(
+            settings.model_path, settings.embed_batch_size, settings.max_seq_length
+        )
+        index_pending(self.store, self.encoder)  # knowledge imported while the bot was down
+        self.clock = clock or SystemClock()
+        self.router = Router(self.store, self.encoder, settings)
+        self.flow = Flow(self.store, self.router, settings, self.clock)
+        self.accounts = Accounts(self.store, self.flow.lc, self.clock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def index(self) -> int:
+        """Embed knowledge added since the last call (new answers, imports)."""
+        return index_pending(self.store, self.encoder)
+
+    def scheduler(self, deliverer: Deliverer) -> Scheduler:
+        """A scheduler that delivers through `deliverer`."""
+        return Scheduler(self.flow, deliverer, indexer=self.index)
+
+    def start(self, deliverer: Deliverer) -> Scheduler:
+        """Run the scheduler in a background thread until `stop()`."""
+        scheduler = self.scheduler(deliverer)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=scheduler.run_forever, args=(self._stop,), name="whoknows-scheduler", daemon=True
+        )
+        self._thread.start()
+        return scheduler
+
+    def stop(self) -> None:
+        """Stop the background scheduler (if running) and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def stats(self) -> OrgStats:
+        """Org-wide numbers for admins."""
+        return org_stats(self.flow.lc)
