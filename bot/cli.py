@@ -20,8 +20,10 @@ app = typer.Typer(
 )
 import_app = typer.Typer(help="Import the directory, contacts and knowledge.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure routing quality on real history.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run whoknows as a chat app.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(eval_app, name="eval")
+app.add_typer(serve_app, name="serve")
 
 out = Console()
 # soft_wrap: a `file:line: reason` must stay on one line for tools that read it.
@@ -225,6 +227,27 @@ def eval_stackexchange_cmd(
     except ImportFailed as failure:
         raise _fail(failure.report()) from None
     typer.echo(str(report))
+
+
+@serve_app.command("slack")
+def serve_slack_cmd(
+    socket: Annotated[
+        bool, typer.Option(help="Socket Mode (development) instead of HTTP.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Serve the Slack app: HTTP at /slack/events (production) or Socket Mode."""
+    from bot.slack.server import serve
+
+    serve(_settings(db), socket=socket)
+
+
+@serve_app.command("teams")
+def serve_teams_cmd(db: DbOption = None) -> None:
+    """Serve the Teams bot at /api/messages."""
+    from bot.teams.server import serve
+
+    serve(_settings(db))
 
 
 def main() -> None:
