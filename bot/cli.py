@@ -99,6 +99,48 @@ def import_directory_cmd(
         _run_import("people", lambda p: import_directory(store, p), file)
 
 
+@import_app.command("slack")
+def import_slack_cmd(
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(help="Channel id for ties (repeatable; default: the bot's channels)."),
+    ] = None,
+    channels: Annotated[
+        bool, typer.Option(help="Also tie people who share channels (conversations.members).")
+    ] = True,
+    max_members: Annotated[
+        int, typer.Option(help="Channels with more people than this give no ties.")
+    ] = 100,
+    db: DbOption = None,
+) -> None:
+    """Import the Slack workspace: people (users.list, custom profile fields) and ties
+    between people who share channels. Needs WHOKNOWS_SLACK__BOT_TOKEN."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.app import make_client
+    from bot.slack.directory_sync import sync_directory
+
+    settings = _settings(db)
+    if not settings.slack.bot_token:
+        raise _fail("Set WHOKNOWS_SLACK__BOT_TOKEN (in .env or the environment); see README.")
+    store = Store(settings.db_path)
+    try:
+        report = sync_directory(
+            store,
+            make_client(settings.slack),
+            channels=channel or None,
+            max_members=max_members,
+            with_channels=channels,
+        )
+    except ImportFailed as failure:
+        err.print("Nothing was imported from Slack:", style="bold red", markup=False)
+        raise _fail(failure.report()) from None
+    except SlackApiError as error:
+        raise _fail(f"Nothing was imported: Slack said {error.response.get('error')!r}") from None
+    for line in report.lines():
+        out.print(line, markup=False, highlight=False)
+
+
 @import_app.command("contacts")
 def import_contacts_cmd(
     file: Annotated[Path, typer.Argument(help="CSV, JSON or JSONL of a,b,kind,weight pairs.")],

@@ -657,6 +657,11 @@ class LifecycleStore:
             )
         return [_outbox(r) for r in cur]
 
+    def outbox_row(self, outbox_id: int) -> OutboxRow | None:
+        """One outbox row by id (a deliverer checking an in-doubt delivery), or None."""
+        row = self.db.execute("SELECT * FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        return _outbox(row) if row else None
+
     def claim(self, outbox_id: int, now: datetime) -> None:
         """Note that a delivery attempt is starting (so a crash leaves it 'in doubt')."""
         self.db.execute(

@@ -54,6 +54,12 @@ def outbox_key(row_id: int) -> str:
     return f"whoknows-{row_id}"
 
 
+def outbox_id_of(key: str) -> int | None:
+    """The outbox row id inside a key made by `outbox_key` (None if it is not one)."""
+    prefix, _, number = key.rpartition("-")
+    return int(number) if prefix == "whoknows" and number.isdigit() else None
+
+
 class Scheduler:
     """Runs the lifecycle's clockwork against one deliverer."""
 

@@ -11,6 +11,7 @@ import filled in, and an export without `opted_out` does not undo anyone's opt-o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,10 @@ SLACK_TARGETS = frozenset(
 )
 # A sibling file with the custom field labels, picked up when the export embeds none.
 PROFILE_FILE = "team.profile.get.json"
+WRONG_SLACK_SHAPE = (
+    'wrong shape: expected a Slack users.list export ({"ok": true, "members": [...]}, a '
+    "list of such pages, or a list of members)"
+)
 SLACK_BOT_ID = "USLACKBOT"
 
 
@@ -165,14 +170,28 @@ def import_slack_users(
         text = read_text(path, problems)
         doc = parse_json(text, problems) if text is not None else None
     if doc is not None and not looks_like_slack(doc.data):
-        problems.add(
-            1,
-            'wrong shape: expected a Slack users.list export ({"ok": true, "members": '
-            "[...]}, a list of such pages, or a list of members)",
-        )
+        problems.add(1, WRONG_SLACK_SHAPE)
     if doc is None or problems:
         problems.raise_if_any()
     assert doc is not None
+    return _import_slack(store, doc, problems, field_labels, label_map)
+
+
+def import_slack_members(
+    store: Store,
+    export: Any,
+    field_labels: Mapping[str, str] | None = None,
+    label_map: Mapping[str, str] | None = None,
+    source: str = "Slack users.list",
+) -> ImportResult:
+    """`import_slack_users` for an export already in memory (e.g. the pages `whoknows
+    import slack` fetched from the Web API): the same checks, all or nothing. Problems are
+    reported as `source:line: reason`, with lines of the export written out as JSON."""
+    problems = ProblemList(source)
+    doc = JsonDocument(json.dumps(export, indent=1, ensure_ascii=False), export)
+    if not looks_like_slack(doc.data):
+        problems.add(1, WRONG_SLACK_SHAPE)
+        problems.raise_if_any()
     return _import_slack(store, doc, problems, field_labels, label_map)
 
 
@@ -557,6 +576,7 @@ def _plain(value: Any) -> str | None:
 __all__ = [
     "DEFAULT_LABEL_MAP",
     "import_directory",
+    "import_slack_members",
     "import_slack_users",
     "load_profile_field_labels",
     "looks_like_slack",

@@ -1,0 +1,98 @@
+"""The Slack adapter wired together: Web API client, job queue, Bolt app, deliverer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+from bot.runtime import Runtime
+from bot.settings import SlackSettings
+from bot.slack.deliverer import SlackDeliverer
+from bot.slack.jobs import Jobs
+from bot.slack.listeners import register_listeners
+from bot.slack.services import CONTEXT_KEY, Services
+
+log = logging.getLogger(__name__)
+
+SLACK_API = "https://slack.com/api/"
+
+
+def retry_handlers() -> list[RetryHandler]:
+    """How every Slack call is retried: HTTP 429 after its Retry-After (up to 3 times),
+    dropped connections and 5xx errors twice with backoff."""
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def make_client(settings: SlackSettings, token: str | None = None) -> WebClient:
+    """A Web API client for the configured workspace (`api_url` points it elsewhere, e.g.
+    at a local double in tests)."""
+    base = settings.api_url or SLACK_API
+    return WebClient(
+        token=settings.bot_token if token is None else token,
+        base_url=base if base.endswith("/") else base + "/",
+        timeout=15,
+        retry_handlers=retry_handlers(),
+    )
+
+
+class SlackBot:
+    """Everything the Slack adapter runs: Bolt app, services for listeners, job queue and
+    the deliverer the core's scheduler sends through."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: SlackSettings,
+        client: WebClient | None = None,
+        socket_mode: bool = False,
+        workers: int = 1,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self.jobs = Jobs(workers)
+        identity = self.client.auth_test()  # checks the token; tells the bot's own user id
+        self.services = Services(
+            runtime, settings, self.client, self.jobs, bot_user_id=identity.get("user_id")
+        )
+        self.app = App(
+            name="whoknows",
+            client=self.client,
+            signing_secret=settings.signing_secret,
+            token_verification_enabled=False,  # auth.test above did it
+            request_verification_enabled=not socket_mode,  # Socket Mode has no signatures
+            # Listeners only acknowledge and queue work, so Bolt may answer Slack after they
+            # return: the ack then reflects everything the listener decided.
+            process_before_response=True,
+        )
+        self.app.use(self._attach_services)
+        register_listeners(self.app)
+        self.deliverer = SlackDeliverer(self.client, runtime)
+
+    def _attach_services(self, context: Any, next: Callable[[], Any]) -> Any:
+        context[CONTEXT_KEY] = self.services
+        return next()
+
+    def start(self) -> None:
+        """Start the job queue and the core's scheduler (timers and deliveries)."""
+        self.jobs.start()
+        self.runtime.start(self.deliverer)
+
+    def stop(self) -> None:
+        """Finish queued work and stop the scheduler."""
+        self.jobs.stop()
+        self.runtime.stop()
