@@ -242,6 +242,48 @@ def console_cmd(
     shell.cmdloop()
 
 
+@app.command("train")
+def train_cmd(
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL of answered questions (question, asker, answerer, asked_at, "
+            "answered_at, tags), besides those answered through the bot."
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Learn the router's weights from the org's answered questions and keep them."""
+    from bot.training import MIN_EXAMPLES, lifecycle_history, read_history, train
+    from embeddings.encoder import Encoder
+
+    settings = _settings(db)
+    store = Store(settings.db_path)
+    answered = lifecycle_history(store)
+    if history is not None:
+        if not history.is_file():
+            raise _fail(f"{history}: no such file")
+        try:
+            answered += read_history(history)
+        except ValueError as problem:
+            raise _fail(str(problem)) from None
+    encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+    result = train(store, encoder, settings, answered)
+    if result.ranker is None:
+        out.print(
+            f"{result.examples} usable answered question(s) of {result.questions}: at least "
+            f"{MIN_EXAMPLES} are needed, so the default weights stay."
+        )
+        return
+    weights = ", ".join(f"{k} {v:+.2f}" for k, v in result.ranker.as_mapping().items() if v)
+    out.print(
+        f"learned from {result.examples} answered question(s) of {result.questions}; "
+        f"saved in {settings.db_path}\n{weights}",
+        markup=False,
+        highlight=False,
+    )
+
+
 @app.command("demo")
 def demo_cmd(
     db: Annotated[Path | None, typer.Option(help="Keep the demo database here.")] = None,
@@ -258,14 +300,23 @@ def eval_stackexchange_cmd(
     out_file: Annotated[Path, typer.Option("--out", help="Rankings, one JSON per line.")] = Path(
         "rankings.jsonl"
     ),
+    ablation: Annotated[
+        bool, typer.Option(help="Also rank with each signal group removed in turn.")
+    ] = True,
 ) -> None:
-    """Replay a StackExchange site (EVAL.md) and score the router against the baselines."""
+    """Replay a StackExchange site (EVAL.md) and score the router against the baselines.
+
+    The router learns its weights as the replay goes, only from answers given before each
+    question; the second half is also scored with the weights frozen at half-time.
+    """
     from bot.evaluation.run import evaluate_stackexchange
 
     if not folder.is_dir():
         raise _fail(f"{folder}: not a folder")
     try:
-        report = evaluate_stackexchange(folder, get_settings(), out_file, progress_console=err)
+        report = evaluate_stackexchange(
+            folder, get_settings(), out_file, progress_console=err, ablation=ablation
+        )
     except ImportFailed as failure:
         raise _fail(failure.report()) from None
     typer.echo(str(report))

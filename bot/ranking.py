@@ -19,10 +19,12 @@ from bot.settings import RankingWeights
 
 # How a group weight from the settings spreads over the features of that group.
 GROUP_SPLIT: dict[str, dict[str, float]] = {
-    "semantic": {"sem_max": 0.5, "sem_top3": 0.5},
-    "lexical": {"lex_max": 0.2, "lex_top5": 0.8},
-    "network": {"net_direct": 0.5, "net_two_hop": 0.3, "net_shared": 0.2},
-    "activity": {"act_answers": 0.75, "act_items": 0.0, "act_recency": 0.25},
+    "semantic": {"sem_max": 0.25, "sem_soft": 0.5, "sem_answer": 0.25},
+    "lexical": {"lex_max": 0.2, "lex_top5": 0.6, "lex_answer": 0.2},
+    "tags": {"tag_answers": 0.5, "tag_items": 0.5},
+    "network": {"net_direct": 0.4, "net_two_hop": 0.2, "net_shared": 0.2, "net_helped": 0.2},
+    "activity": {"act_answers": 0.25, "act_recency": 0.25, "act_recent_answers": 0.5},
+    "responsiveness": {"resp_answer_share": 0.5, "resp_ask_rate": 0.5},
 }
 
 

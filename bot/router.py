@@ -9,14 +9,16 @@ asker. It knows nothing of chat platforms.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.features import FEATURES, ActivityStats, FeatureTable, build_features
+from bot.features import FEATURES, ActivityStats, FeatureTable, ask_outcomes, build_features
 from bot.ranking import LinearRanker, top_indices
 from bot.settings import Settings
+from bot.training import META_KEY as RANKER_META_KEY
+from bot.training import ranker_from_json
 from data.models import KnowledgeItem, Person
 from data.person_index import PersonIndex
 from data.store import Store
@@ -71,6 +73,10 @@ class Router:
         self.store = store
         self.encoder = encoder
         self.settings = settings
+        # Weights learned by `whoknows train` (kept in the store) replace the defaults, and
+        # are reloaded when retrained; a ranker given here is used as it is.
+        self._fixed_ranker = ranker is not None
+        self._stored_ranker: str | None = None
         self.ranker = ranker or LinearRanker.from_groups(settings.weights)
         self.people = PersonIndex()
         self.persons: dict[str, Person] = {}
@@ -93,9 +99,12 @@ class Router:
             self.people.add(p.id)
         if changed_people:
             self.graph.derive_from_directory(self.persons.values())
-        self.graph.add_contacts(self.store.contacts(since_seq=self._seq))
+        contacts = self.store.contacts(since_seq=self._seq)
+        self.graph.add_contacts(contacts)
+        for contact in contacts:
+            self.activity.observe_contact(contact)
         for item in self.store.knowledge(since_seq=self._seq):
-            self.activity.observe(item.id, item.person_id, item.kind, item.created_at)
+            self.activity.observe_item(item)
         ids, authors, matrix = self.store.vectors(self.encoder.model_id, since_seq=self._seq)
         if ids:
             self.vectors.upsert(ids, [self.people.add(a) for a in authors], matrix)
@@ -107,6 +116,17 @@ class Router:
             self._in_directory[i] = True
             self._opted_out[i] = person.opted_out
         self._seq = seq
+        self.activity.set_ask_outcomes(ask_outcomes(self.store))
+        if not self._fixed_ranker:
+            self._load_learned_ranker()
+
+    def _load_learned_ranker(self) -> None:
+        """Use the weights `whoknows train` saved, once they exist or whenever they change."""
+        stored = self.store.get_meta(RANKER_META_KEY)
+        if stored != self._stored_ranker:
+            self._stored_ranker = stored
+            learned, _ = ranker_from_json(stored)
+            self.ranker = learned or LinearRanker.from_groups(self.settings.weights)
 
     # ----------------------------------------------------------------------- ranking
 
@@ -116,21 +136,35 @@ class Router:
         asker_id: str | None,
         now: float | None = None,
         query_vector: np.ndarray | None = None,
+        tags: Sequence[str] = (),
     ) -> FeatureTable:
         """Every person's features for `question` asked by `asker_id`.
 
         `now` (epoch seconds) and `query_vector` may be given by a replay; by default the
-        current time and the encoded question are used.
+        current time and the encoded question are used. `tags` are the question's topics
+        when known; otherwise known tags named in the question are used.
         """
         if not question or not question.strip():
             raise EmptyQuestion("the question is empty: type what you want to know")
         qvec = self.encoder.encode_one(question) if query_vector is None else query_vector
         hits = self.store.lexical_search(question, limit=self.settings.lexical_pool)
         scores = expertise(
-            self.vectors, qvec, hits, self.people.as_dict(), self.settings.semantic_pool
+            self.vectors,
+            qvec,
+            hits,
+            self.people.as_dict(),
+            self.settings.semantic_pool,
+            answer_mask=self.activity.is_answer,
         )
         proximity = self.graph.proximity(asker_id)
-        return build_features(scores, proximity, self.activity, now or time.time())
+        return build_features(
+            scores,
+            proximity,
+            self.activity,
+            now or time.time(),
+            tags=self.activity.question_tags(question, tags),
+            asker=self.people.get(asker_id) if asker_id else None,
+        )
 
     def eligible(self, asker_id: str | None, exclude: Collection[str] = ()) -> np.ndarray:
         """Who may be asked: in the directory, not opted out, not the asker or excluded."""

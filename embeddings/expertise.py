@@ -8,7 +8,7 @@ limits"), BM25 catches rare exact terms (product names, error codes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +35,23 @@ class ExpertiseScores:
     lex_max: np.ndarray
     lex_top5: np.ndarray
     matches: dict[int, list[Match]] = field(default_factory=dict)
+    sem_soft: np.ndarray | None = None
+    sem_answer: np.ndarray | None = None
+    lex_answer: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("sem_soft", "sem_answer", "lex_answer"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros_like(self.sem_max))
+
+
+# Sharpness of the soft maximum over a person's item similarities: at 20, an item 0.1
+# below the best counts e^-2 as much, so several good items beat one, but many weak
+# ones do not add up to a strong one.
+SOFT_MAX_SHARPNESS = 20.0
+
+# Tells which of a list of item ids are answers (the strongest evidence of expertise).
+AnswerMask = Callable[[Sequence[str]], np.ndarray]
 
 
 def top_k_mean_by_group(
@@ -64,20 +81,46 @@ def top_k_mean_by_group(
     return best, mean, total
 
 
+def soft_max_by_group(
+    groups: np.ndarray, scores: np.ndarray, n_groups: int, sharpness: float
+) -> np.ndarray:
+    """For each group, log-sum-exp of its scores / sharpness (0 for empty groups).
+
+    One item scores its own similarity; several close to the best score a little more.
+    """
+    out = np.zeros(n_groups, dtype=np.float64)
+    if len(scores) == 0:
+        return out
+    total = np.bincount(groups, weights=np.exp(sharpness * (scores - 1.0)), minlength=n_groups)
+    has = total > 0
+    out[has] = 1.0 + np.log(total[has]) / sharpness
+    return np.maximum(out, 0.0)
+
+
 def semantic_expertise(
-    index: VectorIndex, query: np.ndarray, n_people: int, pool: int
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, float]]]:
+    index: VectorIndex,
+    query: np.ndarray,
+    n_people: int,
+    pool: int,
+    answer_mask: AnswerMask | None = None,
+) -> tuple[np.ndarray, ...]:
     """Score people by the cosine of their best items to `query`.
 
     Only the `pool` most similar items are aggregated: anyone without an item among them
-    gets 0. Returns (max, mean of top 3, [(person, row, similarity), ...] best first).
+    gets 0. Returns (max, mean of top 3, soft max, best answer,
+    [(person, row, similarity), ...] best first).
     """
     rows, sims = index.top(query, pool)
     sims = np.clip(sims.astype(np.float64), 0.0, None)
     people = index.people[rows]
     best, mean3, _ = top_k_mean_by_group(people, sims, n_people, 3)
+    soft = soft_max_by_group(people, sims, n_people, SOFT_MAX_SHARPNESS)
+    best_answer = np.zeros(n_people)
+    if answer_mask is not None and len(rows):
+        is_answer = answer_mask([index.item_ids[r] for r in rows])
+        best_answer, _, _ = top_k_mean_by_group(people[is_answer], sims[is_answer], n_people, 1)
     ranked = [(int(p), int(r), float(s)) for p, r, s in zip(people, rows, sims, strict=True)]
-    return best, mean3, ranked
+    return best, mean3, soft, best_answer, ranked
 
 
 def lexical_expertise(
@@ -98,6 +141,18 @@ def lexical_expertise(
     return best, top5, kept
 
 
+def lexical_answer_expertise(
+    kept: list[tuple[int, LexicalHit]], n_people: int, answer_mask: AnswerMask
+) -> np.ndarray:
+    """Summed BM25 of each person's five best answers among `kept` hits."""
+    if not kept:
+        return np.zeros(n_people)
+    is_answer = answer_mask([h.item_id for _, h in kept])
+    people = np.array([p for p, _ in kept], dtype=np.int64)[is_answer]
+    scores = np.array([h.score for _, h in kept], dtype=np.float64)[is_answer]
+    return top_k_mean_by_group(people, scores, n_people, 5)[2]
+
+
 def expertise(
     index: VectorIndex,
     query: np.ndarray,
@@ -105,11 +160,17 @@ def expertise(
     person_index: dict[str, int],
     semantic_pool: int,
     evidence_per_person: int = 3,
+    answer_mask: AnswerMask | None = None,
 ) -> ExpertiseScores:
     """Both signals for every person, plus their best matching items as evidence."""
     n = len(person_index)
-    sem_max, sem_top3, sem_ranked = semantic_expertise(index, query, n, semantic_pool)
+    sem_max, sem_top3, sem_soft, sem_answer, sem_ranked = semantic_expertise(
+        index, query, n, semantic_pool, answer_mask
+    )
     lex_max, lex_top5, lex_ranked = lexical_expertise(hits, person_index, n)
+    lex_answer = (
+        lexical_answer_expertise(lex_ranked, n, answer_mask) if answer_mask else np.zeros(n)
+    )
     matches: dict[int, list[Match]] = {}
     for person, row, sim in sem_ranked:
         found = matches.setdefault(person, [])
@@ -119,4 +180,6 @@ def expertise(
         found = matches.setdefault(person, [])
         if len(found) < evidence_per_person + 1 and all(m.item_id != hit.item_id for m in found):
             found.append(Match(hit.item_id, hit.score, "lexical"))
-    return ExpertiseScores(sem_max, sem_top3, lex_max, lex_top5, matches)
+    return ExpertiseScores(
+        sem_max, sem_top3, lex_max, lex_top5, matches, sem_soft, sem_answer, lex_answer
+    )

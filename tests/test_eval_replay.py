@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import bot.evaluation.run as run
 from bot.evaluation.replay import Replay
-from bot.evaluation.run import ROUTER, evaluate_stackexchange
+from bot.evaluation.run import ROUTER, ROUTER_FROZEN, evaluate_stackexchange
 from bot.evaluation.systems import BASELINES, ranker_scorer
 from bot.settings import Settings
+from bot.training import OnlineLearner
 from data.importers.stackexchange import SEDump, read_dump
 from tests.dumpwriter import write_xml
 
@@ -180,3 +183,56 @@ def test_a_tie_is_dropped_when_an_author_is_unknown(site, encoder, settings):
     first_answer = site.posts["2"].created_at
     assert replay.store.knowledge_items(["p2"])  # Bob's answer is still his knowledge
     assert not [c for c in replay.store.contacts() if c.created_at == first_answer]
+
+
+def test_the_walk_also_visits_answered_questions_that_are_not_evaluated(site, encoder, settings):
+    replay = Replay(site, encoder, settings)
+    moments = list(replay.walk())
+    # Q1 and Q5 are not evaluated (their answerers were new) but were answered: they teach.
+    assert [(m.question.id, m.evaluated) for m in moments] == [
+        ("1", False),
+        ("3", True),
+        ("5", False),
+        ("7", True),
+        ("10", True),
+        ("12", True),
+    ]
+    assert [a.owner_id for a in moments[3].answers] == ["2", "4"]
+    assert all(m.question.owner_id not in [a.owner_id for a in m.answers] for m in moments)
+
+
+def _learning_rankings(folder: Path, encoder, settings, tmp_path: Path) -> dict[str, list[str]]:
+    out = tmp_path / f"{folder.name}.jsonl"
+    evaluate_stackexchange(folder, settings, out, encoder=encoder, ablation=True)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    return {line["question_id"]: line["ranking"] for line in lines}
+
+
+def test_a_learned_ranking_uses_no_answer_given_after_the_question(
+    encoder, settings, tmp_path, monkeypatch
+):
+    # Learn from the very first answered question on, so that learning is exercised.
+    monkeypatch.setattr(run, "OnlineLearner", partial(OnlineLearner, min_examples=1))
+    full = _learning_rankings(write_site(tmp_path / "brew"), encoder, settings, tmp_path)
+    # Later, a flood of answers by Eve to hop questions: were any of them (or the examples
+    # they make) used early, the early hop question would rank Eve differently.
+    later = []
+    for n in range(8):
+        q, a = str(30 + 2 * n), str(31 + 2 * n)
+        later += [
+            _q(q, "6", 12 + n, "Hops question", "Dry hop timing for an IPA", "<hops>", a),
+            _a(a, q, "5", 12 + n, "Dry hops after primary fermentation, 3 to 5 days."),
+        ]
+    more = write_site(tmp_path / "more", POSTS + later)
+    extended = _learning_rankings(more, encoder, settings, tmp_path)
+    assert {k: extended[k] for k in full} == full
+
+
+def test_the_second_half_is_also_scored_with_weights_frozen_at_half_time(
+    tmp_path, encoder, settings
+):
+    folder = write_site(tmp_path / "brew")
+    report = evaluate_stackexchange(folder, settings, None, encoder=encoder, ablation=True)
+    assert report.second_half[ROUTER_FROZEN].count == 2
+    assert ROUTER_FROZEN not in report.whole
+    assert "without network" in str(report)

@@ -31,6 +31,18 @@ class FutureLeak(AssertionError):
 
 
 @dataclass
+class Moment:
+    """The router's view just before one question was asked (EVAL.md: only the past)."""
+
+    question: SEPost
+    evaluated: bool  # counts under EVAL.md's rules
+    table: FeatureTable
+    eligible: np.ndarray
+    ids: list[str]  # person ids, indexed like the table's rows
+    answers: list[SEPost]  # answers by someone other than the asker (they come later)
+
+
+@dataclass
 class QuestionRanking:
     """What every system ranked for one evaluated question."""
 
@@ -122,6 +134,14 @@ class Replay:
         self.settings = settings
         self.progress = progress
         self.questions = evaluable_questions(dump)
+        self._evaluated = {q.id for q in self.questions}
+        # Every question someone other than the asker answered is a training example once
+        # its answer exists (the org's own answered history); evaluated ones are ranked.
+        self.moments = [
+            q
+            for q in dump.questions()
+            if q.id in self._evaluated or (q.owner_id and self.answers_of(q))
+        ]
         self.store = Store(":memory:")
         self._events = dump.events()
         self._items = {e_id: item for e_id, item in self._knowledge_items()}
@@ -140,7 +160,9 @@ class Replay:
         """Embed every item and question text once, up front: an embedding depends only
         on its own text, so this reveals nothing about the future."""
         texts = {item.id: item.embedding_text() for item in self._items.values()}
-        texts.update({f"q{q.id}": question_text(q) for q in self.questions})
+        for q in self.moments:  # a question's own item usually has its very text
+            if texts.get(f"p{q.id}") != question_text(q):
+                texts[f"q{q.id}"] = question_text(q)
         keys = list(texts)
 
         def step(done: int) -> None:
@@ -182,23 +204,56 @@ class Replay:
             )
         self.router.sync()
 
-    def rank_all(
-        self, systems: dict[str, Scorer], keep_features: bool = False, k: int = 100
-    ) -> Iterator[QuestionRanking]:
-        """Rank every evaluated question with every system, in time order."""
-        for n, question in enumerate(self.questions):
+    def answers_of(self, question: SEPost) -> list[SEPost]:
+        """Answers to `question` by known people other than the asker."""
+        return [
+            a
+            for a in self.dump.answers_of(question.id)
+            if a.owner_id and a.owner_id != question.owner_id
+        ]
+
+    def walk(self) -> Iterator[Moment]:
+        """Every evaluated or answered question in time order, each with the feature table
+        of everyone known just before it was asked."""
+        for n, question in enumerate(self.moments):
             self.advance_to(question.created)
             if self._newest is not None and self._newest >= question.created:
                 raise FutureLeak(f"data from {self._newest} present at {question.created_at}")
             asker = question.owner_id
+            vector = self._vectors.get(f"q{question.id}")
+            if vector is None:
+                vector = self._vectors.get(f"p{question.id}")
             table = self.router.features(
                 question_text(question),
                 asker,
                 now=to_epoch(question.created_at),
-                query_vector=self._vectors[f"q{question.id}"],
+                query_vector=vector,
+                tags=question.tags,
             )
-            eligible = self.router.eligible(asker)
-            ids = self.router.people.ids
+            yield Moment(
+                question,
+                question.id in self._evaluated,
+                table,
+                self.router.eligible(asker),
+                list(self.router.people.ids),
+                self.answers_of(question),
+            )
+            if self.progress:
+                self.progress("replaying", n + 1, len(self.moments))
+
+    def rank_all(
+        self, systems: dict[str, Scorer], keep_features: bool = False, k: int = 100
+    ) -> Iterator[QuestionRanking]:
+        """Rank every evaluated question with every system, in time order."""
+        for moment in self.walk():
+            if not moment.evaluated:
+                continue
+            question, table, eligible, ids = (
+                moment.question,
+                moment.table,
+                moment.eligible,
+                moment.ids,
+            )
             rankings = {
                 name: top_ranking(table, score(table, eligible), ids, k)
                 for name, score in systems.items()
@@ -210,5 +265,3 @@ class Replay:
                 candidate_ids=list(ids) if keep_features else [],
                 eligible=eligible if keep_features else None,
             )
-            if self.progress:
-                self.progress("ranking", n + 1, len(self.questions))
