@@ -1,0 +1,76 @@
+"""The message extension "Find someone who knows" (from the compose box, the command box or
+a message's ⋯ menu): a dialog with the question, prefilled with the message it was started
+from; on submit, the question is asked for the user. Answers come to their 1:1 chat with
+the bot, since the extension may be used where the bot is not a member."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from microsoft_agents.hosting.core import TurnContext, TurnState
+
+from bot.lifecycle.flow import FlowError
+from bot.teams import cards
+from bot.teams.handlers.common import (
+    action_value,
+    core,
+    event_id,
+    invoke_reply,
+    place_of,
+    plain,
+)
+
+if TYPE_CHECKING:
+    from bot.teams.app import TeamsBot
+
+log = logging.getLogger(__name__)
+
+FETCH_TASK = "composeExtension/fetchTask"
+SUBMIT_ACTION = "composeExtension/submitAction"
+COMMAND_ID = "findSomeone"
+
+
+def message_text(value: dict[str, Any]) -> str:
+    """The text of the message the extension was started from, if any."""
+    payload = value.get("messagePayload") or {}
+    return plain(str((payload.get("body") or {}).get("content") or ""))
+
+
+class ExtensionHandler:
+    """composeExtension/fetchTask and composeExtension/submitAction invokes."""
+
+    def __init__(self, bot: TeamsBot) -> None:
+        self.bot = bot
+
+    async def __call__(self, context: TurnContext, state: TurnState) -> None:
+        activity = context.activity
+        value = action_value(activity)
+        if activity.name == FETCH_TASK:
+            await invoke_reply(context, cards.find_dialog(message_text(value)))
+            return
+        data = value.get("data") or {}
+        question = str(data.get("question") or "").strip() or message_text(value)
+        person = await self.bot.people.person_of(context)
+        if person is None:
+            await invoke_reply(context, cards.dialog_message(cards.NOT_IN_DIRECTORY))
+            return
+        await self.bot.people.remember(context, person)
+        place = place_of(activity)
+        payload = value.get("messagePayload") or {}
+        if payload.get("id"):
+            place["message_id"] = payload["id"]
+        try:
+            outcome = await core(
+                self.bot.runtime.flow.ask,
+                person.id,
+                question,
+                origin="shortcut",
+                place=place,
+                private=True,
+                event_id=event_id(activity),
+            )
+            text = outcome.message
+        except FlowError as problem:
+            text = str(problem)
+        await invoke_reply(context, cards.dialog_message(text))
