@@ -47,6 +47,7 @@ REFIT_GROWTH = 0.2
 MAX_EXAMPLES = 3000
 
 META_KEY = "ranker"
+SEEN_KEY = "ranker_questions_seen"
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,9 @@ class OnlineLearner:
     l2: float = L2
     max_examples: int = MAX_EXAMPLES
     examples: list[Example] = field(default_factory=list)
-    fitted_on: int = 0
+    fitted_on: int = 0  # examples known when last fitted, forgotten ones included
     fits: int = 0
+    forgotten: int = 0
     _model: LinearRanker | None = None
 
     def add(self, example: Example) -> None:
@@ -192,8 +194,15 @@ class OnlineLearner:
         return self.examples[max(0, n - self.max_examples) : n]
 
     def model(self, now: float = math.inf) -> LinearRanker:
-        """The ranker for a question asked at `now` (refitting first if it is due)."""
-        n = bisect.bisect_left(self.examples, now, key=_known_at)
+        """The ranker for a question asked at `now` (refitting first if it is due).
+
+        Examples too old to be fitted again are forgotten, so ask in time order."""
+        known = bisect.bisect_left(self.examples, now, key=_known_at)
+        if known > 2 * self.max_examples:
+            del self.examples[: known - self.max_examples]
+            self.forgotten += known - self.max_examples
+            known = self.max_examples
+        n = known + self.forgotten
         if n < self.min_examples:
             return self.default
         # Never reuse a model fitted on answers from after `now` (asked about the past).
@@ -403,6 +412,22 @@ def train(
     if save:
         save_ranker(store, ranker, len(examples))
     return TrainResult(ranker, len(history), len(examples))
+
+
+def retrain_if_due(store: Store, encoder: Encoder, settings: Settings) -> TrainResult | None:
+    """Retrain from the lifecycle's answered questions when enough new ones arrived since
+    the saved model (the same schedule as the eval's online learner); None if not due.
+
+    Meant for the running bot's scheduler, so weights follow answers as they arrive.
+    """
+    history = lifecycle_history(store)
+    seen = int(store.get_meta(SEEN_KEY) or 0)  # answered questions at the last training
+    due = max(MIN_EXAMPLES, seen + max(REFIT_EVERY, REFIT_GROWTH * seen))
+    if len(history) < due:
+        return None
+    result = train(store, encoder, settings, history)
+    store.set_meta(SEEN_KEY, str(len(history)))
+    return result
 
 
 def _when(timestamp: str | None) -> float:

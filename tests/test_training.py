@@ -24,6 +24,7 @@ from bot.training import (
     model_json,
     ranker_from_json,
     read_history,
+    retrain_if_due,
     save_ranker,
     train,
 )
@@ -129,8 +130,8 @@ TOPICS = {
 
 
 @pytest.fixture
-def org(encoder) -> Store:
-    store = Store(":memory:")
+def org(encoder, tmp_path) -> Store:
+    store = Store(tmp_path / "org.db")
     people = [Person(id=p, name=p.title()) for p in [*TOPICS, "dee", "eve"]]
     store.upsert_people(people)
     items = []
@@ -220,3 +221,78 @@ def test_asks_answered_or_ignored_make_people_more_or_less_responsive(org, encod
     rate = router.features("helm rollout", "dee").column("resp_ask_rate")
     ana, ben, cy, dee = (router.people.get(p) for p in ("ana", "ben", "cy", "dee"))
     assert rate[ana] > rate[cy] == rate[dee] > rate[ben]
+
+
+def test_examples_too_old_to_be_fitted_again_are_forgotten():
+    rng = np.random.default_rng(4)
+    learner = OnlineLearner(LinearRanker(np.zeros(len(FEATURES))), max_examples=20)
+    for example in _synthetic(70, np.ones(len(FEATURES)), rng, 0.0):
+        learner.add(example)
+    learner.model(now=100.0)
+    assert len(learner.examples) == 20 and learner.forgotten == 50
+    assert learner.fitted_on == 70
+    assert [e.known_at for e in learner.known_before(100.0)] == list(range(50, 70))
+
+
+def test_the_running_bot_retrains_once_enough_new_answers_arrived(org, encoder):
+    # The lifecycle's tables, as far as training reads them.
+    org.db.execute(
+        "CREATE TABLE questions (id INTEGER PRIMARY KEY, text TEXT, asker_id TEXT, created_at TEXT)"
+    )
+    org.db.execute(
+        "CREATE TABLE answers (id INTEGER PRIMARY KEY, question_id INTEGER, person_id TEXT, "
+        "created_at TEXT)"
+    )
+    settings = Settings(_env_file=None)
+    history = _history()
+    for n, h in enumerate(history[: MIN_EXAMPLES - 1]):
+        org.db.execute(
+            "INSERT INTO questions VALUES (?, ?, ?, ?)", (n, h.question, h.asker_id, h.asked_at)
+        )
+        org.db.execute(
+            "INSERT INTO answers VALUES (?, ?, ?, ?)", (n, n, h.answerer_ids[0], h.answered_at)
+        )
+    assert retrain_if_due(org, encoder, settings) is None
+    h = history[MIN_EXAMPLES]
+    org.db.execute(
+        "INSERT INTO questions VALUES (99, ?, ?, ?)", (h.question, h.asker_id, h.asked_at)
+    )
+    org.db.execute("INSERT INTO answers VALUES (99, 99, ?, ?)", (h.answerer_ids[0], h.answered_at))
+    result = retrain_if_due(org, encoder, settings)
+    assert result is not None and result.ranker is not None
+    assert ranker_from_json(org.get_meta("ranker"))[1] == MIN_EXAMPLES
+    assert retrain_if_due(org, encoder, settings) is None  # nothing new since
+    # Answers that teach nothing (by someone outside the directory) are not retried on every
+    # call: the next training waits for 10 more answered questions.
+    for n in range(100, 100 + REFIT_EVERY):
+        org.db.execute("INSERT INTO questions VALUES (?, 'q?', 'dee', '2024-03-30T09:00:00')", (n,))
+        org.db.execute("INSERT INTO answers VALUES (?, ?, 'ghost', '2024-03-30T10:00:00')", (n, n))
+    assert retrain_if_due(org, encoder, settings) is not None
+    assert retrain_if_due(org, encoder, settings) is None
+
+
+def test_whoknows_train_learns_from_a_history_file(org, tmp_path):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    path = tmp_path / "answered.jsonl"
+    lines = [
+        {
+            "question": h.question,
+            "asker": h.asker_id,
+            "answerer": list(h.answerer_ids),
+            "asked_at": h.asked_at,
+            "answered_at": h.answered_at,
+        }
+        for h in _history()
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    db = ["--db", str(tmp_path / "org.db")]
+    result = CliRunner().invoke(app, ["train", "--history", str(path), *db])
+    assert result.exit_code == 0, result.output
+    assert f"learned from {len(lines)} answered question(s)" in result.output
+    assert load_ranker(Store(tmp_path / "org.db")) is not None
+    path.write_text('{"question": "x"}\n')
+    result = CliRunner().invoke(app, ["train", "--history", str(path), *db])
+    assert result.exit_code == 1 and "answered.jsonl:1" in result.output
