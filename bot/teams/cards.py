@@ -8,6 +8,7 @@ clicked one in place) or a short message (the card stays as it was).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.lifecycle.intents import (
@@ -31,6 +32,7 @@ MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 ANSWER, REFER, PASS, SNOOZE = "answer", "refer", "pass", "snooze"
 ACCEPT, RESOLVE, CONFIRM, FOLLOW_UP, REPLY = "accept", "resolve", "confirm", "followup", "reply"
 SIMILAR = "similar"
+SAVE_SETTINGS, STATS = "save_settings", "stats"
 EXPERT_VERBS = frozenset({ANSWER, REFER, PASS, SNOOZE})
 
 OUTCOME_LABELS = {
@@ -50,8 +52,12 @@ HELP_TEXT = (
     "- **From any message or the compose box**, use *Find someone who knows* "
     "(the ⋯ menu or the apps button).\n\n"
     "When someone asks you, you get a card: answer, refer a colleague, say *Not me* or "
-    "snooze it."
+    "snooze it.\n\n"
+    "- **`settings`**: your open questions and requests, what I think you know, and when "
+    "I may ask you (or not at all).\n"
+    "- **`stats`** (admins): how whoknows is doing."
 )
+ADMINS_ONLY = "Sorry, the numbers are for whoknows admins only."
 NOT_IN_DIRECTORY = (
     "Sorry, I can't find you in the company directory, so I can't route questions for you "
     "yet. Please ask your whoknows admin to add you (by email or Teams id)."
@@ -294,6 +300,171 @@ def message_text(intent: Intent) -> str:
         case Notice():
             return intent.text
     return f"[{intent.kind}]"
+
+
+# ------------------------------------------------------------- settings and stats
+
+STATE_WORDS = {
+    "waiting": "waiting for a colleague's reply",
+    "checking": "earlier answers offered",
+    "routing": "asking people",
+    "answered": "answered",
+}
+
+# Inputs of the settings card (Teams merges their values into the Save button's data).
+SKILLS_INPUT, OPTED_OUT_INPUT, MAX_ASKS_INPUT = "skills", "opted_out", "max_asks"
+QUIET_START_INPUT, QUIET_END_INPUT = "quiet_start", "quiet_end"
+MAX_ASKS_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class SettingsQuestion:
+    """One of my questions still going."""
+
+    id: int
+    text: str
+    state: str
+
+
+@dataclass(frozen=True)
+class SettingsRequest:
+    """A request waiting for me."""
+
+    ask_id: int
+    asker_name: str
+    question: str
+    via_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsData:
+    """Everything the settings card shows one person. The inputs' values (skills, opted out,
+    limits) are what is saved, or, after a refused save, what they typed."""
+
+    person_id: str
+    name: str
+    opted_out: bool
+    skills: list[str]
+    topics: list[str]
+    answers_given: int
+    asks_last_day: int
+    max_asks_per_day: int | None
+    quiet_start: int | None
+    quiet_end: int | None
+    defaults: str  # the org defaults, in words
+    questions: list[SettingsQuestion] = field(default_factory=list)
+    requests: list[SettingsRequest] = field(default_factory=list)
+
+
+def _clip(value: str, limit: int = 140) -> str:
+    value = " ".join((value or "").split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def _number_input(input_id: str, label: str, value: int | None, low: int, high: int) -> dict:
+    field_: dict[str, Any] = {
+        "type": "Input.Number",
+        "id": input_id,
+        "label": label,
+        "min": low,
+        "max": high,
+        "placeholder": "Org default",
+    }
+    if value is not None:
+        field_["value"] = value
+    return field_
+
+
+def settings_card(data: SettingsData, notice: str = "", error: str = "", limit: int = 5) -> dict:
+    """The personal settings card: my questions and requests, what whoknows thinks I know
+    (declared skills editable, learned topics read-only), opt-out, asks per day and quiet
+    hours, with Save. `notice` (e.g. "Saved") or `error` (a refused save) shows on top."""
+    body: list[dict[str, Any]] = [text(f"whoknows settings for {data.name}", size="Medium")]
+    if error:
+        body.append(text(f"⚠️ {error}", color="Attention", weight="Bolder"))
+    elif notice:
+        body.append(text(f"✅ {notice}", color="Good", weight="Bolder"))
+
+    body.append(
+        text(f"Your open questions ({len(data.questions)})", weight="Bolder", spacing="Medium")
+    )
+    if not data.questions:
+        body.append(text("None right now. Just type a question here to ask.", isSubtle=True))
+    for q in data.questions[:limit]:
+        state = STATE_WORDS.get(q.state, q.state)
+        body.append(text(f"#{q.id} “{_clip(q.text)}” · _{state}_", spacing="Small"))
+    if len(data.questions) > limit:
+        body.append(text(f"…and {len(data.questions) - limit} more", isSubtle=True))
+
+    body.append(
+        text(f"Requests waiting for you ({len(data.requests)})", weight="Bolder", spacing="Medium")
+    )
+    if not data.requests:
+        body.append(text("Nothing waiting for you.", isSubtle=True))
+    for r in data.requests[:limit]:
+        via = f" (referred by {r.via_name})" if r.via_name else ""
+        body.append(
+            text(f"#{r.ask_id} **{r.asker_name}**{via}: “{_clip(r.question)}”", spacing="Small")
+        )
+    if len(data.requests) > limit:
+        body.append(text(f"…and {len(data.requests) - limit} more", isSubtle=True))
+
+    body += [
+        text("What whoknows thinks you know", weight="Bolder", spacing="Medium"),
+        {
+            "type": "Input.Text",
+            "id": SKILLS_INPUT,
+            "label": "Your skills (separated by commas)",
+            "placeholder": "e.g. Kubernetes, payroll, Spanish",
+            "value": ", ".join(data.skills),
+            "isMultiline": False,
+            "maxLength": 2000,
+        },
+        text(
+            "Learned from what you wrote and answered: "
+            + (", ".join(data.topics) or "nothing yet"),
+            isSubtle=True,
+        ),
+        text(
+            f"Answers given: {data.answers_given} · requests in the last day: {data.asks_last_day}",
+            isSubtle=True,
+            spacing="Small",
+        ),
+        text("Being asked", weight="Bolder", spacing="Medium"),
+        {
+            "type": "Input.Toggle",
+            "id": OPTED_OUT_INPUT,
+            "title": "Opt out: don't route anyone's questions to me",
+            "value": "true" if data.opted_out else "false",
+            "valueOn": "true",
+            "valueOff": "false",
+        },
+        _number_input(
+            MAX_ASKS_INPUT,
+            "Most requests per day (empty: org default; 0 pauses requests)",
+            data.max_asks_per_day,
+            0,
+            MAX_ASKS_LIMIT,
+        ),
+        _number_input(
+            QUIET_START_INPUT, "Quiet hours start (hour, 0-23, your time)", data.quiet_start, 0, 23
+        ),
+        _number_input(
+            QUIET_END_INPUT, "Quiet hours end (hour, 0-23, your time)", data.quiet_end, 0, 23
+        ),
+        text(data.defaults, isSubtle=True),
+    ]
+    save = execute("Save", SAVE_SETTINGS, {"person_id": data.person_id}, style="positive")
+    return adaptive_card(body, [save])
+
+
+def stats_card(lines: list[str], notice: str = "") -> dict[str, Any]:
+    """Admins: the org's numbers, with Refresh."""
+    body = [text("How whoknows is doing", size="Medium")]
+    body += [text(line, spacing="Small") for line in lines]
+    if notice:
+        body.append(text(notice, isSubtle=True))
+    return adaptive_card(body, [execute("Refresh", STATS, {}, inputs=False)])
 
 
 # ---------------------------------------------------------- invoke and dialog answers

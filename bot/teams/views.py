@@ -1,4 +1,5 @@
-"""Cards rebuilt from the lifecycle's records (read only), for updates in place.
+"""Cards rebuilt from the lifecycle's records (read only), for updates in place, and the
+personal settings card gathered from the core.
 
 An expert's card is re-drawn when its request ends (closed, with the outcome) or is snoozed
 (still open, with a banner). The request as it was sent is the `AskExpert` intent in the
@@ -11,6 +12,8 @@ from typing import Any
 
 from bot.lifecycle.flow import Flow
 from bot.lifecycle.intents import AskExpert, intent_from
+from bot.lifecycle.states import ANSWERED_STATES, OPEN_STATES
+from bot.runtime import Runtime
 from bot.teams import cards
 
 
@@ -40,3 +43,47 @@ def snoozed_request_card(flow: Flow, ask_id: int, detail: str) -> dict[str, Any]
     if request is None:
         return cards.closed_card(ask_id, "", "", "snoozed", detail)
     return cards.ask_card(request, banner=f"⏰ {detail}")
+
+
+def settings_data(runtime: Runtime, person_id: str) -> cards.SettingsData:
+    """What the settings card shows a person (KeyError if not in the directory): their
+    questions still going, requests waiting for them, their profile and limits."""
+    flow, store = runtime.flow, runtime.store
+    with store.transaction():  # one consistent snapshot
+        profile = runtime.accounts.profile(person_id)
+        questions = [
+            cards.SettingsQuestion(q.id, q.text, q.state)
+            for q in flow.questions_of(person_id)
+            if q.state in OPEN_STATES or (q.state in ANSWERED_STATES and q.state != "resolved")
+        ]
+        requests = []
+        for ask, q in flow.requests_for(person_id):
+            via = store.get_person(ask.via_id) if ask.via_id else None
+            asker = store.get_person(q.asker_id)
+            requests.append(
+                cards.SettingsRequest(
+                    ask.id, asker.name if asker else q.asker_id, q.text, via.name if via else None
+                )
+            )
+    limits, prefs = flow.limits, profile.preferences
+    defaults = (
+        f"Org defaults: at most {limits.daily_ask_cap} requests a day, quiet from "
+        f"{limits.quiet_start_hour:02d}:00 to {limits.quiet_end_hour:02d}:00 your time"
+        + (", and at weekends." if limits.quiet_weekends else ".")
+        + " Leave a field empty to use the default."
+    )
+    return cards.SettingsData(
+        person_id=person_id,
+        name=profile.person.name,
+        opted_out=profile.person.opted_out,
+        skills=profile.skills,
+        topics=profile.topics,
+        answers_given=profile.answers_given,
+        asks_last_day=profile.asks_last_day,
+        max_asks_per_day=prefs.max_asks_per_day,
+        quiet_start=prefs.quiet_start,
+        quiet_end=prefs.quiet_end,
+        defaults=defaults,
+        questions=questions,
+        requests=requests,
+    )

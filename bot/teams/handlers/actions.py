@@ -1,5 +1,6 @@
 """Card buttons (`adaptiveCard/action` invokes): an expert's Answer, Refer, Not me and
-Snooze, and the asker's Accept, Follow up, Resolve, Confirm, "That answers it"...
+Snooze, the asker's Accept, Follow up, Resolve, Confirm, "That answers it"..., and the
+settings card's Save and the stats card's Refresh.
 
 The invoke's answer goes back to the person who clicked: for an expert's request, the card
 redrawn in place with the outcome; otherwise, or when the core refuses, a short message
@@ -16,6 +17,7 @@ from microsoft_agents.hosting.core import TurnContext, TurnState
 from bot.lifecycle.flow import FlowError, Outcome
 from bot.teams import cards, views
 from bot.teams.handlers.common import action_value, core, event_id, invoke_reply
+from bot.teams.handlers.settings import SettingsCommands
 from data.models import Person
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ class CardActionHandler:
     def __init__(self, bot: TeamsBot) -> None:
         self.bot = bot
         self.flow = bot.runtime.flow
+        self.settings = SettingsCommands(bot)
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
@@ -60,6 +63,10 @@ class CardActionHandler:
         if verb in cards.EXPERT_VERBS:
             return await self._expert(verb, me, int(data["ask_id"]), data, event)
         match verb:
+            case cards.SAVE_SETTINGS:
+                return await self.settings.save(person, data)
+            case cards.STATS:
+                return await self.settings.refresh_stats(person)
             case cards.ACCEPT:
                 outcome = await core(flow.accept, int(data["answer_id"]), me, event_id=event)
             case cards.CONFIRM:

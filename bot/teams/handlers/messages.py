@@ -22,6 +22,7 @@ from bot.teams.handlers.common import (
     reply,
     thread_of,
 )
+from bot.teams.handlers.settings import SETTINGS_COMMAND, STATS_COMMAND, SettingsCommands
 from bot.teams.people import PERSONAL
 from data.models import Person
 
@@ -40,6 +41,7 @@ class MessageHandler:
     def __init__(self, bot: TeamsBot) -> None:
         self.bot = bot
         self.flow = bot.runtime.flow
+        self.settings = SettingsCommands(bot)
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
@@ -72,6 +74,12 @@ class MessageHandler:
         word, _, rest = text.partition(" ")
         if word.lower() in GREETINGS | ASK_COMMANDS and not rest.strip():
             await reply(context, cards.HELP_TEXT)
+            return None
+        if word.lower() == SETTINGS_COMMAND and not rest.strip():
+            await self.settings.show_settings(context, person)
+            return None
+        if word.lower() == STATS_COMMAND and not rest.strip():
+            await self.settings.show_stats(context, person)
             return None
         origin = "dm"
         if word.lower() in ASK_COMMANDS and rest.strip():
