@@ -19,8 +19,6 @@ from bot.ranking import LinearRanker, top_indices
 from bot.settings import Settings
 from bot.training import META_KEY as RANKER_META_KEY
 from bot.training import ranker_from_json
-from bot.training import META_KEY as RANKER_META_KEY
-from bot.training import ranker_from_json
 from data.models import KnowledgeItem, Person
 from data.person_index import PersonIndex
 from data.store import Store
@@ -118,17 +116,6 @@ class Router:
             self._in_directory[i] = True
             self._opted_out[i] = person.opted_out
         self._seq = seq
-        self.activity.set_ask_outcomes(ask_outcomes(self.store))
-        if not self._fixed_ranker:
-            self._load_learned_ranker()
-
-    def _load_learned_ranker(self) -> None:
-        """Use the weights `whoknows train` saved, once they exist or whenever they change."""
-        stored = self.store.get_meta(RANKER_META_KEY)
-        if stored != self._stored_ranker:
-            self._stored_ranker = stored
-            learned, _ = ranker_from_json(stored)
-            self.ranker = learned or LinearRanker.from_groups(self.settings.weights)
         self.activity.set_ask_outcomes(ask_outcomes(self.store))
         if not self._fixed_ranker:
             self._load_learned_ranker()

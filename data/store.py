@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -180,6 +181,7 @@ class Store:
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        self._lock = threading.RLock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are opened explicitly by `transaction()`.
@@ -205,17 +207,20 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """Run the enclosed writes atomically: all of them, or none if anything raises."""
         conn = self.db.conn
-        if conn.in_transaction:  # nested: the outer transaction decides
-            yield
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            conn.execute("COMMIT")  # deferred foreign keys are checked here
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        # One connection serves every thread (chat handlers run in threads): the lock keeps
+        # one thread's transaction from interleaving with another's statements.
+        with self._lock:
+            if conn.in_transaction:  # nested: the outer transaction decides
+                yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                conn.execute("COMMIT")  # deferred foreign keys are checked here
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def _next_seq(self) -> int:
         """Advance the change counter; call inside a transaction."""
@@ -386,6 +391,28 @@ class Store:
             (since_seq,),
         )
         return [_item_from_row(dict(zip(ITEM_COLUMNS, r, strict=True))) for r in cur]
+
+    def knowledge_of(self, person_id: str) -> list[KnowledgeItem]:
+        """Everything a person wrote or declared, oldest first."""
+        cur = self.db.execute(
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM knowledge WHERE person_id = ? ORDER BY rowid",
+            (person_id,),
+        )
+        return [_item_from_row(dict(zip(ITEM_COLUMNS, r, strict=True))) for r in cur]
+
+    def delete_knowledge(self, item_ids: Iterable[str]) -> int:
+        """Remove items (and their vectors); returns how many were removed."""
+        ids = list(item_ids)
+        removed = 0
+        with self.transaction():
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(f"DELETE FROM vectors WHERE item_id IN ({marks})", chunk)
+                cur = self.db.execute(f"DELETE FROM knowledge WHERE id IN ({marks})", chunk)
+                removed += cur.rowcount
+            if removed:
+                self._next_seq()
+        return removed
 
     def knowledge_items(self, item_ids: Iterable[str]) -> dict[str, KnowledgeItem]:
         """The items with these ids, by id."""
