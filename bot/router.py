@@ -182,9 +182,10 @@ class Router:
         limit: int = 5,
         exclude: Collection[str] = (),
         now: float | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[Candidate]:
         """The best `limit` people to ask, best first, each with reasons."""
-        table = self.features(question, asker_id, now=now)
+        table = self.features(question, asker_id, now=now, query_vector=query_vector)
         eligible = self.eligible(asker_id, exclude)
         scores = self.ranker.score(table, eligible)
         chosen = top_indices(table, scores, limit)
