@@ -6,7 +6,9 @@ own deliverer; the core objects are the same under every platform.
 
 from __future__ import annotations
 
+import logging
 import threading
+from datetime import datetime, timedelta
 
 from bot.lifecycle.accounts import Accounts
 from bot.lifecycle.clock import Clock, SystemClock
@@ -15,9 +17,15 @@ from bot.lifecycle.scheduler import Deliverer, Scheduler
 from bot.lifecycle.stats import OrgStats, org_stats
 from bot.router import Router
 from bot.settings import Settings
+from bot.training import retrain_if_due
 from data.store import Store
 from embeddings.encoder import Encoder
 from embeddings.indexer import index_pending
+
+log = logging.getLogger(__name__)
+
+# How often the running bot checks whether the ranking model is due for retraining.
+TRAINING_CHECK = timedelta(minutes=10)
 
 
 class Runtime:
@@ -40,16 +48,26 @@ class Runtime:
         self.router = Router(self.store, self.encoder, settings)
         self.flow = Flow(self.store, self.router, settings, self.clock)
         self.accounts = Accounts(self.store, self.flow.lc, self.clock)
+        self._next_training_check: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def index(self) -> int:
-        """Embed knowledge added since the last call (new answers, imports)."""
-        return index_pending(self.store, self.encoder)
+    def maintain(self) -> int:
+        """Background upkeep, run by the scheduler: embed knowledge added since the last
+        call (new answers, imports) and, at most every TRAINING_CHECK, retrain the ranking
+        model if enough questions were answered since it was last fitted. Returns how many
+        items were embedded."""
+        indexed = index_pending(self.store, self.encoder)
+        now = self.clock.now()
+        if self._next_training_check is None or now >= self._next_training_check:
+            self._next_training_check = now + TRAINING_CHECK
+            if retrain_if_due(self.store, self.encoder, self.settings) is not None:
+                log.info("retrained the ranking model from the answered questions")
+        return indexed
 
     def scheduler(self, deliverer: Deliverer) -> Scheduler:
         """A scheduler that delivers through `deliverer`."""
-        return Scheduler(self.flow, deliverer, indexer=self.index)
+        return Scheduler(self.flow, deliverer, indexer=self.maintain)
 
     def start(self, deliverer: Deliverer) -> Scheduler:
         """Run the scheduler in a background thread until `stop()`."""

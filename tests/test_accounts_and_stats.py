@@ -73,3 +73,22 @@ def test_org_stats_count_answers_hops_and_requests(world):
     assert stats.mean_hops_of_answers == 2
     assert stats.requests_per_question == 2.5  # 3 asks for the first, 2 for the second
     assert stats.lines()[1].startswith("Answer rate: 50%")
+
+
+def test_the_running_bot_retrains_once_enough_questions_are_answered(encoder):
+    from bot.runtime import Runtime
+    from bot.training import META_KEY
+
+    world = make_world(encoder)
+    runtime = Runtime(world.flow.settings, clock=world.clock, encoder=encoder, store=world.store)
+    for n in range(10):
+        qid = runtime.flow.ask("ann", f"{OOM_QUESTION} ({n})").question_id
+        ask = next(a for a in runtime.flow.lc.asks_of_question(qid) if a.state == "pending")
+        runtime.flow.answer(ask.id, ask.person_id, "helm rollback")
+        world.clock.advance(hours=3)
+    assert world.store.get_meta(META_KEY) is None
+    runtime.maintain()
+    assert world.store.get_meta(META_KEY) is not None  # weights learned and saved
+    saved = world.store.get_meta(META_KEY)
+    runtime.maintain()  # checked again only after TRAINING_CHECK
+    assert world.store.get_meta(META_KEY) == saved
