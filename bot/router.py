@@ -19,12 +19,14 @@ from bot.ranking import LinearRanker, top_indices
 from bot.settings import Settings
 from bot.training import META_KEY as RANKER_META_KEY
 from bot.training import ranker_from_json
+from data.memory import release_free_memory
 from data.models import KnowledgeItem, Person
+from data.person_directory import PersonDirectory
 from data.person_index import PersonIndex
 from data.store import Store
 from embeddings.encoder import Encoder
 from embeddings.expertise import Match, expertise
-from embeddings.vector_index import VectorIndex
+from embeddings.vector_index import AnnConfig, VectorIndex
 from graph.contact_graph import ContactGraph
 from graph.relations import describe_tie, relation_to
 
@@ -79,9 +81,12 @@ class Router:
         self._stored_ranker: str | None = None
         self.ranker = ranker or LinearRanker.from_groups(settings.weights)
         self.people = PersonIndex()
-        self.persons: dict[str, Person] = {}
+        # Everyone in the directory: columns in memory, full records read on demand.
+        self.persons = PersonDirectory(store, self.people)
         self.graph = ContactGraph(self.people, settings.edge_weights.model_dump())
-        self.vectors = VectorIndex(encoder.dim)
+        self.vectors = VectorIndex(
+            encoder.dim, AnnConfig(settings.ann, settings.ann_threshold, settings.ann_nprobe)
+        )
         self.activity = ActivityStats(self.people)
         self._opted_out = np.zeros(0, dtype=bool)
         self._in_directory = np.zeros(0, dtype=bool)
@@ -93,28 +98,27 @@ class Router:
     def sync(self) -> None:
         """Pull everything that changed in the store since the last sync."""
         seq = self.store.current_seq()
-        changed_people = self.store.people(since_seq=self._seq)
-        for p in changed_people:
-            self.persons[p.id] = p
-            self.people.add(p.id)
-        if changed_people:
-            self.graph.derive_from_directory(self.persons.values())
-        contacts = self.store.contacts(since_seq=self._seq)
-        self.graph.add_contacts(contacts)
-        for contact in contacts:
-            self.activity.observe_contact(contact)
-        for item in self.store.knowledge(since_seq=self._seq):
-            self.activity.observe_item(item)
-        ids, authors, matrix = self.store.vectors(self.encoder.model_id, since_seq=self._seq)
-        if ids:
+        if self.persons.update(self.store.directory_rows(since_seq=self._seq)):
+            self.graph.derive_from_columns(*self.persons.columns())
+        # Changes are read in chunks: a first sync may read millions of rows.
+        rows = 0
+        for contacts in self.store.contact_chunks(since_seq=self._seq):
+            self.graph.add_contacts(contacts)
+            for contact in contacts:
+                self.activity.observe_contact(contact)
+            rows += len(contacts)
+        for items in self.store.knowledge_chunks(since_seq=self._seq):
+            for item in items:
+                self.activity.observe_item(item)
+            rows += len(items)
+        for ids, authors, matrix in self.store.vector_chunks(
+            self.encoder.model_id, since_seq=self._seq
+        ):
             self.vectors.upsert(ids, [self.people.add(a) for a in authors], matrix)
-        n = len(self.people)
-        self._opted_out = np.zeros(n, dtype=bool)
-        self._in_directory = np.zeros(n, dtype=bool)
-        for pid, person in self.persons.items():
-            i = self.people.get(pid)
-            self._in_directory[i] = True
-            self._opted_out[i] = person.opted_out
+            rows += len(ids)
+        if rows >= 100_000:  # a big load: hand the chunks' freed memory back
+            release_free_memory()
+        self._in_directory, self._opted_out = self.persons.masks(len(self.people))
         self._seq = seq
         self.activity.set_ask_outcomes(ask_outcomes(self.store))
         if not self._fixed_ranker:
@@ -147,7 +151,11 @@ class Router:
         if not question or not question.strip():
             raise EmptyQuestion("the question is empty: type what you want to know")
         qvec = self.encoder.encode_one(question) if query_vector is None else query_vector
-        hits = self.store.lexical_search(question, limit=self.settings.lexical_pool)
+        hits = self.store.lexical_search(
+            question,
+            limit=self.settings.lexical_pool,
+            max_matches=self.settings.lexical_max_matches,
+        )
         scores = expertise(
             self.vectors,
             qvec,
@@ -213,7 +221,9 @@ class Router:
                 )
             elif asker_id:
                 if far_paths is None:
-                    far_paths = self.graph.shortest_paths_from(asker_id, self.settings.max_hops)
+                    far_paths = self.graph.shortest_paths_from(
+                        asker_id, self.settings.max_hops, targets=chosen
+                    )
                 if i in far_paths:
                     path = [self.people.ids[j] for j in far_paths[i]]
                     connection = "via " + " → ".join(self._name(p) for p in path[1:-1])
@@ -263,8 +273,7 @@ class Router:
         return reasons
 
     def _name(self, pid: str) -> str:
-        person = self.persons.get(pid)
-        return person.name if person else pid
+        return self.persons.name(pid) or pid
 
 
 def _evidence(match: Match, item: KnowledgeItem) -> Evidence:

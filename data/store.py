@@ -181,6 +181,8 @@ class Store:
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        # How many items each word matches, for `lexical_search(max_matches=...)`.
+        self._word_counts: dict[str, int] = {}
         self._lock = threading.RLock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +193,9 @@ class Store:
         if self.path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
+            # 64 MiB of page cache (the default is 2 MiB): bulk imports into big indexes
+            # would otherwise re-read the same B-tree pages from disk.
+            self.db.execute("PRAGMA cache_size = -65536")
         self.db.conn.executescript(SCHEMA)
         self.db.conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('seq', '0')",
@@ -228,6 +233,15 @@ class Store:
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING value"
         ).fetchone()
         return int(row[0])
+
+    def _reserve_seqs(self, n: int) -> int:
+        """Advance the change counter by `n` at once; returns the first of the `n` numbers
+        (the rest follow it). Call inside a transaction."""
+        row = self.db.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'seq' RETURNING value",
+            (n,),
+        ).fetchone()
+        return int(row[0]) - n + 1
 
     def current_seq(self) -> int:
         """The newest change number written so far."""
@@ -285,6 +299,16 @@ class Store:
         )
         return [_person_from_row(dict(zip(PERSON_COLUMNS, r, strict=True))) for r in cur]
 
+    def directory_rows(
+        self, since_seq: int = 0
+    ) -> list[tuple[str, str, str | None, str | None, int]]:
+        """(id, name, manager_id, team, opted_out) of everyone changed after `since_seq`,
+        by id: what the router keeps of each person (see `data.person_directory`)."""
+        return self.db.execute(
+            "SELECT id, name, manager_id, team, opted_out FROM people WHERE seq > ? ORDER BY id",
+            (since_seq,),
+        ).fetchall()
+
     def person_ids(self) -> set[str]:
         """The ids of everyone in the directory."""
         return {r[0] for r in self.db.execute("SELECT id FROM people")}
@@ -318,41 +342,52 @@ class Store:
     def upsert_contacts(self, contacts: Iterable[Contact]) -> WriteCounts:
         """Insert or update explicit contact pairs (keyed by a, b, kind)."""
         rows = []
-        for c in contacts:
-            row = c.model_dump()
-            row["a"], row["b"] = ordered_pair(c.a, c.b, c.kind)
-            rows.append(row)
+        for c in contacts:  # attributes, not model_dump(): a million rows at a time
+            a, b = ordered_pair(c.a, c.b, c.kind)
+            rows.append(
+                {"a": a, "b": b, "kind": c.kind, "weight": c.weight, "created_at": c.created_at}
+            )
         with self.transaction():
-            counts = WriteCounts()
+            inserted = updated = unchanged = 0
+            # Rows are compared with what is stored (or written earlier in this call), and
+            # the changed ones written in one batch with consecutive change numbers.
+            table_empty = self.db.execute("SELECT 1 FROM contacts LIMIT 1").fetchone() is None
+            written: dict[tuple[str, str, str], tuple[float, str | None]] = {}
+            changed: list[tuple[Any, ...]] = []
             for row in rows:
-                old = self.db.execute(
-                    "SELECT weight, created_at FROM contacts WHERE a = ? AND b = ? AND kind = ?",
-                    (row["a"], row["b"], row["kind"]),
-                ).fetchone()
+                key = (row["a"], row["b"], row["kind"])
+                old = written.get(key)
+                if old is None and not table_empty:
+                    old = self.db.execute(
+                        "SELECT weight, created_at FROM contacts "
+                        "WHERE a = ? AND b = ? AND kind = ?",
+                        key,
+                    ).fetchone()
                 if (
                     old is not None
                     and old[0] == row["weight"]
                     and (row["created_at"] is None or old[1] == row["created_at"])
                 ):
-                    counts = _bump(counts, "unchanged")
+                    unchanged += 1
                     continue
-                self.db.execute(
+                changed.append((*key, row["weight"], row["created_at"]))
+                written[key] = (row["weight"], row["created_at"] or (old[1] if old else None))
+                if old is None:
+                    inserted += 1
+                else:
+                    updated += 1
+            if changed:
+                changed.sort(key=lambda r: r[:3])  # key order: the primary key appends
+                first = self._reserve_seqs(len(changed))
+                self.db.conn.executemany(
                     "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
                     "weight = excluded.weight, "
                     "created_at = coalesce(excluded.created_at, contacts.created_at), "
                     "seq = excluded.seq",
-                    (
-                        row["a"],
-                        row["b"],
-                        row["kind"],
-                        row["weight"],
-                        row["created_at"],
-                        self._next_seq(),
-                    ),
+                    [(*r, first + n) for n, r in enumerate(changed)],
                 )
-                counts = _bump(counts, "updated" if old else "inserted")
-        return counts
+        return WriteCounts(inserted, updated, unchanged)
 
     def strengthen_contact(
         self, a: str, b: str, kind: str, by: float = 1.0, at: str | None = None
@@ -374,6 +409,18 @@ class Store:
         )
         return [Contact(a=a, b=b, kind=k, weight=w, created_at=t) for a, b, k, w, t in cur]
 
+    def contact_chunks(self, since_seq: int = 0, size: int = 10_000) -> Iterator[list[Contact]]:
+        """`contacts(since_seq)` in lists of up to `size`, for readers of millions of rows.
+
+        Rows come from the store, which validated them on the way in, so they are not
+        validated again."""
+        cur = self.db.execute(
+            "SELECT a, b, kind, weight, created_at FROM contacts WHERE seq > ?", (since_seq,)
+        )
+        build = Contact.model_construct
+        while rows := cur.fetchmany(size):
+            yield [build(a=a, b=b, kind=k, weight=w, created_at=t) for a, b, k, w, t in rows]
+
     # -------------------------------------------------------------------- knowledge
 
     def upsert_knowledge(self, items: Iterable[KnowledgeItem]) -> WriteCounts:
@@ -382,6 +429,7 @@ class Store:
         with self.transaction():
             existing = self._rows_by_id("knowledge", ITEM_COLUMNS, [r["id"] for r in rows])
             counts = self._write_changed("knowledge", rows, existing)
+            self._word_counts.clear()
         return counts
 
     def knowledge(self, since_seq: int = 0) -> list[KnowledgeItem]:
@@ -391,6 +439,23 @@ class Store:
             (since_seq,),
         )
         return [_item_from_row(dict(zip(ITEM_COLUMNS, r, strict=True))) for r in cur]
+
+    def knowledge_chunks(
+        self, since_seq: int = 0, size: int = 10_000
+    ) -> Iterator[list[KnowledgeItem]]:
+        """`knowledge(since_seq)` in lists of up to `size` (not validated again)."""
+        cur = self.db.execute(
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM knowledge WHERE seq > ? ORDER BY seq",
+            (since_seq,),
+        )
+        while rows := cur.fetchmany(size):
+            items = []
+            for r in rows:
+                row = dict(zip(ITEM_COLUMNS, r, strict=True))
+                row["tags"] = json.loads(row["tags"] or "[]")
+                row.pop("content_hash")
+                items.append(KnowledgeItem.model_construct(**row))
+            yield items
 
     def knowledge_of(self, person_id: str) -> list[KnowledgeItem]:
         """Everything a person wrote or declared, oldest first."""
@@ -412,6 +477,7 @@ class Store:
                 removed += cur.rowcount
             if removed:
                 self._next_seq()
+                self._word_counts.clear()
         return removed
 
     def knowledge_items(self, item_ids: Iterable[str]) -> dict[str, KnowledgeItem]:
@@ -448,19 +514,22 @@ class Store:
 
     def save_vectors(self, model: str, rows: Iterable[tuple[str, str, np.ndarray]]) -> int:
         """Store (item id, content hash, vector) rows for `model`; returns how many."""
-        n = 0
+        values = []
+        for item_id, chash, vec in rows:
+            vec = np.asarray(vec, dtype=np.float32)
+            values.append((item_id, model, chash, vec.shape[0], vec.tobytes()))
+        if not values:
+            return 0
         with self.transaction():
-            for item_id, chash, vec in rows:
-                vec = np.asarray(vec, dtype=np.float32)
-                self.db.execute(
-                    "INSERT INTO vectors(item_id, model, content_hash, dim, vector, seq) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id, model) DO UPDATE SET "
-                    "content_hash = excluded.content_hash, dim = excluded.dim, "
-                    "vector = excluded.vector, seq = excluded.seq",
-                    (item_id, model, chash, vec.shape[0], vec.tobytes(), self._next_seq()),
-                )
-                n += 1
-        return n
+            first = self._reserve_seqs(len(values))
+            self.db.conn.executemany(
+                "INSERT INTO vectors(item_id, model, content_hash, dim, vector, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id, model) DO UPDATE SET "
+                "content_hash = excluded.content_hash, dim = excluded.dim, "
+                "vector = excluded.vector, seq = excluded.seq",
+                [(*v, first + n) for n, v in enumerate(values)],
+            )
+        return len(values)
 
     def vectors(self, model: str, since_seq: int = 0) -> tuple[list[str], list[str], np.ndarray]:
         """(item ids, author ids, matrix) of current vectors for `model` changed after
@@ -485,20 +554,73 @@ class Store:
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
         return ids, people, matrix
 
+    def vector_chunks(
+        self, model: str, since_seq: int = 0, size: int = 10_000
+    ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+        """`vectors(model, since_seq)` in pieces of up to `size` rows, so that a million
+        vectors never sit in memory twice (as blobs and as a matrix)."""
+        cur = self.db.execute(
+            "SELECT v.item_id, k.person_id, v.dim, v.vector FROM vectors v "
+            "JOIN knowledge k ON k.id = v.item_id AND k.content_hash = v.content_hash "
+            "WHERE v.model = ? AND v.seq > ? ORDER BY v.seq",
+            (model, since_seq),
+        )
+        while rows := cur.fetchmany(size):
+            ids, people, dims, blobs = zip(*rows, strict=True)
+            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), dims[0])
+            yield list(ids), list(people), matrix
+
     # ---------------------------------------------------------------------- lexical
 
-    def lexical_search(self, question: str, limit: int = 200) -> list[LexicalHit]:
-        """Knowledge items that share words with `question`, best BM25 first."""
-        query = fts_query(question)
+    def lexical_search(
+        self, question: str, limit: int = 200, max_matches: int = 0
+    ) -> list[LexicalHit]:
+        """Knowledge items that share words with `question`, best BM25 first.
+
+        BM25 costs time for every matching item, so on a big corpus `max_matches` (> 0)
+        bounds the work: the question's most common words are left out, most common first,
+        until the others match at most about that many items (the rarest word always stays).
+        Common words weigh least in BM25, so the best items change little.
+        """
+        words = fts_words(question)
+        if max_matches > 0 and len(words) > 1:
+            words = self._rarest_words(words, max_matches)
+        query = " OR ".join(f'"{w}"' for w in words)
         if not query:
             return []
+        # Rank inside the full-text table first and look up only the best `limit` items:
+        # joining every match to `knowledge` before sorting costs a third more.
         cur = self.db.execute(
-            "SELECT k.id, k.person_id, -bm25(knowledge_fts, 2.0, 1.0, 1.5) AS score "
-            "FROM knowledge_fts JOIN knowledge k ON k.rowid = knowledge_fts.rowid "
-            "WHERE knowledge_fts MATCH ? ORDER BY score DESC LIMIT ?",
+            "SELECT k.id, k.person_id, best.score FROM ("
+            "  SELECT rowid, -bm25(knowledge_fts, 2.0, 1.0, 1.5) AS score FROM knowledge_fts"
+            "  WHERE knowledge_fts MATCH ? ORDER BY score DESC LIMIT ?"
+            ") AS best JOIN knowledge k ON k.rowid = best.rowid ORDER BY best.score DESC",
             (query, limit),
         )
         return [LexicalHit(i, p, float(s)) for i, p, s in cur]
+
+    def _rarest_words(self, words: list[str], max_matches: int) -> list[str]:
+        """The rarest of `words` whose matches add up to at most `max_matches` (at least
+        one), in their original order."""
+        counts = {}
+        for word in words:
+            found = self._word_counts.get(word)
+            if found is None:
+                found = self.db.execute(
+                    "SELECT count(*) FROM knowledge_fts WHERE knowledge_fts MATCH ?", (f'"{word}"',)
+                ).fetchone()[0]
+                if len(self._word_counts) > 100_000:
+                    self._word_counts.clear()
+                self._word_counts[word] = found
+            counts[word] = found
+        kept: set[str] = set()
+        total = 0
+        for word in sorted(words, key=counts.__getitem__):
+            if kept and total + counts[word] > max_matches:
+                break
+            kept.add(word)
+            total += counts[word]
+        return [w for w in words if w in kept]
 
     # ---------------------------------------------------------------------- helpers
 
@@ -519,35 +641,45 @@ class Store:
         self, table: str, rows: list[dict[str, Any]], existing: dict[str, dict[str, Any]]
     ) -> WriteCounts:
         inserted = updated = unchanged = 0
+        # Changed rows are written in one batch per column set (callers pass one set), each
+        # row with its own change number.
+        batches: dict[tuple[str, ...], list[list[Any]]] = {}
         for row in rows:
             old = existing.get(row["id"])
             if old == row:
                 unchanged += 1
                 continue
-            cols = list(row)
-            values = [row[c] for c in cols] + [self._next_seq()]
-            assignments = ", ".join(f"{c} = excluded.{c}" for c in [*cols, "seq"] if c != "id")
-            self.db.execute(
-                f"INSERT INTO {table} ({', '.join(cols)}, seq) VALUES "
-                f"({', '.join('?' * (len(cols) + 1))}) "
-                f"ON CONFLICT(id) DO UPDATE SET {assignments}",
-                values,
-            )
+            cols = tuple(row)
+            batches.setdefault(cols, []).append([row[c] for c in cols])
             if old is None:
                 inserted += 1
             else:
                 updated += 1
             existing[row["id"]] = row
+        for cols, values in batches.items():
+            first = self._reserve_seqs(len(values))
+            assignments = ", ".join(f"{c} = excluded.{c}" for c in [*cols, "seq"] if c != "id")
+            self.db.conn.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}, seq) VALUES "
+                f"({', '.join('?' * (len(cols) + 1))}) "
+                f"ON CONFLICT(id) DO UPDATE SET {assignments}",
+                [[*v, first + n] for n, v in enumerate(values)],
+            )
         return WriteCounts(inserted, updated, unchanged)
 
 
-def fts_query(text: str) -> str:
-    """Turn free text into a safe FTS5 query: its distinct content words, OR-ed."""
+def fts_words(text: str) -> list[str]:
+    """The distinct content words of free text, in order (at most 64)."""
     words: list[str] = []
     for word in _WORD.findall(text.lower()):
         if len(word) > 1 and word not in _STOPWORDS and word not in words:
             words.append(word)
-    return " OR ".join(f'"{w}"' for w in words[:64])
+    return words[:64]
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: its distinct content words, OR-ed."""
+    return " OR ".join(f'"{w}"' for w in fts_words(text))
 
 
 def _person_row(p: Person) -> dict[str, Any]:
@@ -576,12 +708,6 @@ def _item_from_row(row: dict[str, Any]) -> KnowledgeItem:
     row["tags"] = json.loads(row["tags"] or "[]")
     row.pop("content_hash")
     return KnowledgeItem(**row)
-
-
-def _bump(counts: WriteCounts, field: str) -> WriteCounts:
-    values = {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
-    values[field] += 1
-    return WriteCounts(**values)
 
 
 def _chunks(seq: list[Any], size: int) -> Iterator[list[Any]]:

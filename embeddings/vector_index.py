@@ -1,33 +1,78 @@
 """An in-memory index of knowledge-item vectors, searched by cosine similarity.
 
 Rows are unit vectors, so a dot product is the cosine. Items can be added or replaced at
-any time (an answer becomes knowledge while the bot runs); the matrix grows by doubling.
+any time (an answer becomes knowledge while the bot runs).
+
+Two ways to search, chosen by `AnnConfig`:
+- exact: a float32 matrix scanned whole (it grows by doubling). Best for small orgs.
+- approximate: an IVF index with 8-bit codes (`embeddings.ann`), a quarter of the memory
+  and a scan of a few percent of the items. In "auto" mode the index switches to it once it
+  holds `threshold` items; in "on" mode once it holds `min_items` (below that a scan is
+  exact and just as fast); in "off" mode never.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from embeddings.ann import IvfIndex
+
+ANN_MODES = ("auto", "on", "off")
+# The approximate index's lists grow by doubling; once it holds this many times what it
+# held when last compacted, it is rewritten at its exact size.
+COMPACT_GROWTH = 1.5
+
+
+@dataclass(frozen=True)
+class AnnConfig:
+    """When and how the vector index searches approximately."""
+
+    mode: str = "auto"  # "auto", "on" or "off"
+    threshold: int = 100_000  # "auto": items at which the approximate index takes over
+    nprobe: int = 64  # clusters scanned per question (more for a big pool)
+    lists: int = 0  # clusters; 0 = about 2 sqrt(items), retrained as the index grows
+    min_items: int = 1024  # "on": items at which the approximate index takes over
+
+    def __post_init__(self) -> None:
+        if self.mode not in ANN_MODES:
+            raise ValueError(f"unknown ANN mode {self.mode!r} (expected one of {ANN_MODES})")
+
+    def switch_at(self) -> int | None:
+        """How many items make the index go approximate (None: never)."""
+        return {"auto": self.threshold, "on": self.min_items, "off": None}[self.mode]
 
 
 class VectorIndex:
     """Item vectors with the person each item belongs to."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, ann: AnnConfig | None = None) -> None:
         self.dim = dim
+        self.ann_config = ann or AnnConfig(mode="off")
         self._matrix = np.zeros((0, dim), dtype=np.float32)
         self._people = np.zeros(0, dtype=np.int64)
         self.item_ids: list[str] = []
         self._row_of: dict[str, int] = {}
         self._size = 0
+        self._ann: IvfIndex | None = None
+        self._compacted_at = 0  # size of the approximate index when last compacted
 
     def __len__(self) -> int:
         return self._size
 
     @property
+    def approximate(self) -> bool:
+        """Whether searches go through the approximate index."""
+        return self._ann is not None
+
+    @property
     def matrix(self) -> np.ndarray:
-        """The (n, dim) matrix of current vectors (a view; do not modify)."""
+        """The (n, dim) matrix of current vectors (a view; do not modify). Exact mode only:
+        an approximate index keeps 8-bit codes, not the vectors."""
+        if self._ann is not None:
+            raise RuntimeError("the approximate index keeps no float matrix")
         return self._matrix[: self._size]
 
     @property
@@ -38,8 +83,10 @@ class VectorIndex:
     def upsert(self, item_ids: Sequence[str], people: Sequence[int], vectors: np.ndarray) -> None:
         """Add items, or replace the vectors of items already present."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(item_ids), self.dim)
-        new = [i for i, item in enumerate(item_ids) if item not in self._row_of]
-        self._reserve(self._size + len(new))
+        rows = np.empty(len(item_ids), dtype=np.int64)
+        old_size = self._size
+        new = sum(1 for item in item_ids if item not in self._row_of)
+        self._reserve(self._size + new)
         for i, item in enumerate(item_ids):
             row = self._row_of.get(item)
             if row is None:
@@ -47,15 +94,30 @@ class VectorIndex:
                 self._row_of[item] = row
                 self.item_ids.append(item)
                 self._size += 1
-            self._matrix[row] = vectors[i]
-            self._people[row] = people[i]
+            rows[i] = row
+        self._people[rows] = np.asarray(people, dtype=np.int64)
+        if self._ann is not None:
+            # A row written twice in one call keeps its last vector.
+            _, last = np.unique(rows[::-1], return_index=True)
+            keep = len(rows) - 1 - last
+            self._ann.upsert(rows[keep], vectors[keep], replacing=bool((rows < old_size).any()))
+            if len(self._ann) >= COMPACT_GROWTH * self._compacted_at:
+                self._ann.compact()
+                self._compacted_at = len(self._ann)
+            return
+        self._matrix[rows] = vectors
+        switch_at = self.ann_config.switch_at()
+        if switch_at is not None and self._size >= switch_at:
+            self._go_approximate()
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of `query` (a unit vector) to every item, by row."""
+        """Cosine similarity of `query` (a unit vector) to every item, by row (exact mode)."""
         return self.matrix @ np.asarray(query, dtype=np.float32)
 
     def top(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The rows of the `k` most similar items and their similarities, best first."""
+        if self._ann is not None:
+            return self._ann.search(query, k)
         sims = self.similarities(query)
         k = min(k, len(sims))
         if k == 0:
@@ -64,12 +126,21 @@ class VectorIndex:
         rows = rows[np.argsort(-sims[rows], kind="stable")]
         return rows, sims[rows]
 
+    def _go_approximate(self) -> None:
+        ann = IvfIndex(self.dim, nprobe=self.ann_config.nprobe, lists=self.ann_config.lists)
+        ann.build(np.arange(self._size, dtype=np.int64), self.matrix)
+        self._ann = ann
+        self._compacted_at = len(ann)
+        self._matrix = np.zeros((0, self.dim), dtype=np.float32)
+
     def _reserve(self, n: int) -> None:
-        if n <= len(self._matrix):
+        if n <= len(self._people):
             return
-        capacity = max(n, 2 * len(self._matrix), 1024)
-        matrix = np.zeros((capacity, self.dim), dtype=np.float32)
-        matrix[: self._size] = self.matrix
+        capacity = max(n, 2 * len(self._people), 1024)
         people = np.zeros(capacity, dtype=np.int64)
         people[: self._size] = self.people
-        self._matrix, self._people = matrix, people
+        self._people = people
+        if self._ann is None:
+            matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+            matrix[: self._size] = self._matrix[: self._size]
+            self._matrix = matrix

@@ -264,3 +264,85 @@ def test_derived_manager_ties_read_right_from_both_sides():
     assert relation_to("bob", manager_tie) == "your manager"
     assert relation_to("ann", manager_tie) == "who reports to you"
     assert describe_tie(manager_tie, {"bob": "Bob", "ann": "Ann"}) == "Bob reports to Ann"
+
+
+# ------------------------------------------------------------------- at org scale
+
+
+def test_adding_ties_in_bulk_is_the_same_as_one_by_one():
+    rows = [
+        ("ann", "bob", "contact", 1.0),
+        ("cat", "bob", "helped", 2.0),
+        ("bob", "ann", "contact", 3.0),  # replaces the first row: later rows win
+        ("bob", "cat", "helped", 1.0),  # the other direction: a second tie
+        ("dan", "dan", "contact", 1.0),  # a self tie is ignored
+    ]
+    one_by_one = graph(*rows)
+    bulk = ContactGraph(PersonIndex(), KIND_WEIGHTS)
+
+    bulk.add_ties(*(list(column) for column in zip(*rows, strict=True)))
+
+    for a, b in [("ann", "bob"), ("bob", "cat"), ("ann", "cat")]:
+        assert bulk.ties(a, b) == one_by_one.ties(a, b)
+    assert (bulk.adjacency() != one_by_one.adjacency()).nnz == 0
+    assert bulk.tie_count() == 2
+
+
+def test_deriving_from_columns_matches_deriving_from_people():
+    people = org()
+    from_people, from_columns = graph(), graph()
+
+    from_people.derive_from_directory(people)
+    derived = from_columns.derive_from_columns(
+        [p.id for p in people], [p.manager_id for p in people], [p.team for p in people]
+    )
+
+    assert derived == 6 and from_columns.people.ids == from_people.people.ids
+    assert (from_columns.adjacency() != from_people.adjacency()).nnz == 0
+
+
+def test_shortest_paths_can_be_asked_for_a_few_targets_only():
+    g = graph(("ann", "bob"), ("bob", "cat"), ("cat", "dan"), ("dan", "eve"))
+    dan, eve = g.people.get("dan"), g.people.get("eve")
+
+    found = g.shortest_paths_from("ann", 3, targets=[dan, eve])
+
+    assert found == {dan: [g.people.get(p) for p in ("ann", "bob", "cat", "dan")]}
+
+
+def test_proximity_on_a_graph_grown_from_many_rows():
+    rng = np.random.default_rng(0)
+    n = 2000
+    a, b = rng.integers(0, n, 20_000), rng.integers(0, n, 20_000)
+    g = ContactGraph(PersonIndex(), KIND_WEIGHTS)
+    g.add_ties([f"p{x}" for x in a], [f"p{y}" for y in b], ["contact"] * len(a), [1.0] * len(a))
+    adj = g.adjacency()
+    asker = g.people.get("p0")
+
+    near = g.proximity("p0")
+
+    assert np.allclose(near.direct, adj[asker].toarray().ravel())
+    binary = (adj > 0).astype(float)
+    shared = (binary[asker] @ binary).toarray().ravel()
+    shared[asker] = 0
+    assert np.allclose(near.shared, shared)
+
+
+def test_paths_to_a_few_targets_are_as_short_as_the_full_search_finds():
+    rng = np.random.default_rng(1)
+    n = 300
+    a, b = rng.integers(0, n, 450), rng.integers(0, n, 450)
+    g = ContactGraph(PersonIndex(), KIND_WEIGHTS)
+    g.add_ties([f"p{x}" for x in a], [f"p{y}" for y in b], ["contact"] * len(a), [1.0] * len(a))
+    asker = g.people.ids[0]
+    for max_hops in (1, 2, 3, 4):
+        everyone = g.shortest_paths_from(asker, max_hops)
+        targets = list(range(len(g.people)))
+
+        some = g.shortest_paths_from(asker, max_hops, targets=targets)
+
+        assert some.keys() == everyone.keys()
+        for t, path in some.items():
+            assert len(path) == len(everyone[t]) and path[0] == 0 and path[-1] == t
+            ids = [g.people.ids[k] for k in path]
+            assert all(g.ties(ids[k], ids[k + 1]) for k in range(len(ids) - 1))

@@ -101,3 +101,34 @@ def test_evidence_lists_each_persons_best_items(encoder):
     assert scores.sem_max[0] > scores.sem_max[1]
     assert [m.item_id for m in scores.matches[0]][:2] == ["h1", "h2"]
     assert scores.lex_top5.tolist() == [2.0, 0.0]
+
+
+def test_the_onnx_int8_backend_agrees_with_torch_and_has_its_own_model_id(encoder, tmp_path):
+    from embeddings.encoder import Encoder
+
+    fast = Encoder(max_seq_length=128, backend="onnx-int8", cache_dir=tmp_path)
+    texts = [
+        "Our pods are getting OOM killed after the deploy",
+        "Kubernetes containers run out of memory and restart",
+        "How much paid parental leave do employees get?",
+        "word " * 300,  # longer than the token limit: truncated, not an error
+    ]
+
+    vecs = fast.encode(texts)
+
+    assert fast.model_id == f"{BUNDLED_MODEL_NAME}@128+onnx-int8" != encoder.model_id
+    assert vecs.shape == (4, 384) and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert np.all((vecs[:3] * encoder.encode(texts[:3])).sum(axis=1) > 0.9)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
+    assert list(tmp_path.glob("*.onnx"))  # exported once, then reused from the cache
+    assert np.allclose(Encoder(max_seq_length=128, backend="onnx-int8", cache_dir=tmp_path)
+                       .encode(texts), vecs, atol=1e-6)  # fmt: skip
+
+
+def test_an_unknown_encoder_backend_is_refused():
+    import pytest
+
+    from embeddings.encoder import Encoder
+
+    with pytest.raises(ValueError, match="unknown encoder backend"):
+        Encoder(backend="tensorflow")
