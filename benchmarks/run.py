@@ -406,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="repetitions per figure")
     parser.add_argument("--ablations", action="store_true", help="also ANN-only / encoder-only")
     parser.add_argument("--no-quality", action="store_true", help="skip the beer eval")
+    parser.add_argument(
+        "--only", choices=["encoder", "quality"], help="run just this figure (no synthetic org)"
+    )
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
     if args.runs:
@@ -423,6 +426,21 @@ def _run(scale: Scale, work: Path, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     load_at_start = os.getloadavg()[1]
+    if args.only:
+        fast_encoder = Encoder(
+            max_seq_length=FAST_SEQ, backend=FAST_BACKEND, cache_dir=work / "onnx"
+        )
+        if args.only == "encoder":
+            rows = bench_encoder(scale, fast_encoder, work)
+        else:
+            rows = bench_quality(fast_encoder, Encoder(), args.ablations)
+        text = (
+            f"whoknows benchmarks, {args.only} only, {os.cpu_count()} cores (load average "
+            f"{load_at_start:.1f} at start, {os.getloadavg()[1]:.1f} at end), medians of "
+            f"{scale.runs} runs, {(time.perf_counter() - started) / 60:.1f} min\n\n" + table(rows)
+        )
+        print(text)
+        return 0
     log(f"{scale.name} scale: {scale.people:,} people, {scale.edges:,} edges, "
         f"{scale.items:,} items; work in {work}")  # fmt: skip
     org = grow_org(scale.people, scale.edges)

