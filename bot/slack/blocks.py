@@ -22,6 +22,7 @@ from bot.lifecycle.intents import (
     SimilarFound,
     StatusUpdate,
 )
+from bot.lifecycle.overview import OpenQuestion, WaitingRequest
 from bot.slack import ids
 from bot.slack.text import clip, escape, quote
 
@@ -538,23 +539,9 @@ def channel_modal(default_wait: float) -> dict[str, Any]:
 # --------------------------------------------------------------------- App Home
 
 
-@dataclass(frozen=True)
-class HomeQuestion:
-    """One of my questions, for App Home."""
-
-    id: int
-    text: str
-    state: str
-
-
-@dataclass(frozen=True)
-class HomeRequest:
-    """A request waiting for me, for App Home."""
-
-    ask_id: int
-    asker_name: str
-    question: str
-    via_name: str | None = None
+# The overview's rows are the core's, shared with the Teams settings card.
+HomeQuestion = OpenQuestion
+HomeRequest = WaitingRequest
 
 
 @dataclass(frozen=True)

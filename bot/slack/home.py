@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.lifecycle.states import ANSWERED_STATES, OPEN_STATES
+from bot.lifecycle.overview import open_questions, org_defaults, waiting_requests
 from bot.slack import blocks
 from bot.slack.services import Services
 from data.models import Person
@@ -13,25 +13,9 @@ def home_data(svc: Services, person: Person, admin: bool) -> blocks.HomeData:
     flow, limits = svc.flow, svc.flow.limits
     profile = svc.accounts.profile(person.id)
     prefs = profile.preferences
-    questions = [
-        blocks.HomeQuestion(q.id, q.text, q.state)
-        for q in flow.questions_of(person.id)
-        if q.state in OPEN_STATES or (q.state in ANSWERED_STATES and q.state != "resolved")
-    ]
-    requests = []
-    for ask, q in flow.requests_for(person.id):
-        via = svc.runtime.store.get_person(ask.via_id) if ask.via_id else None
-        asker = svc.runtime.store.get_person(q.asker_id)
-        requests.append(
-            blocks.HomeRequest(
-                ask.id, asker.name if asker else q.asker_id, q.text, via.name if via else None
-            )
-        )
-    defaults = (
-        f"Org defaults: at most {limits.daily_ask_cap} requests a day, quiet from "
-        f"{limits.quiet_start_hour:02d}:00 to {limits.quiet_end_hour:02d}:00 your time"
-        + (", and at weekends." if limits.quiet_weekends else ".")
-    )
+    questions = open_questions(flow, person.id)
+    requests = waiting_requests(flow, person.id)
+    defaults = org_defaults(limits)
     return blocks.HomeData(
         name=person.name,
         opted_out=person.opted_out,

@@ -22,6 +22,7 @@ from bot.lifecycle.intents import (
     SimilarFound,
     StatusUpdate,
 )
+from bot.lifecycle.overview import OpenQuestion, WaitingRequest
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -317,23 +318,9 @@ QUIET_START_INPUT, QUIET_END_INPUT = "quiet_start", "quiet_end"
 MAX_ASKS_LIMIT = 100
 
 
-@dataclass(frozen=True)
-class SettingsQuestion:
-    """One of my questions still going."""
-
-    id: int
-    text: str
-    state: str
-
-
-@dataclass(frozen=True)
-class SettingsRequest:
-    """A request waiting for me."""
-
-    ask_id: int
-    asker_name: str
-    question: str
-    via_name: str | None = None
+# The card's rows are the core's overview rows, shared with Slack's App Home.
+SettingsQuestion = OpenQuestion
+SettingsRequest = WaitingRequest
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.lifecycle.flow import Flow
 from bot.lifecycle.intents import AskExpert, intent_from
-from bot.lifecycle.states import ANSWERED_STATES, OPEN_STATES
+from bot.lifecycle.overview import open_questions, org_defaults, waiting_requests
 from bot.runtime import Runtime
 from bot.teams import cards
 
@@ -51,27 +51,10 @@ def settings_data(runtime: Runtime, person_id: str) -> cards.SettingsData:
     flow, store = runtime.flow, runtime.store
     with store.transaction():  # one consistent snapshot
         profile = runtime.accounts.profile(person_id)
-        questions = [
-            cards.SettingsQuestion(q.id, q.text, q.state)
-            for q in flow.questions_of(person_id)
-            if q.state in OPEN_STATES or (q.state in ANSWERED_STATES and q.state != "resolved")
-        ]
-        requests = []
-        for ask, q in flow.requests_for(person_id):
-            via = store.get_person(ask.via_id) if ask.via_id else None
-            asker = store.get_person(q.asker_id)
-            requests.append(
-                cards.SettingsRequest(
-                    ask.id, asker.name if asker else q.asker_id, q.text, via.name if via else None
-                )
-            )
-    limits, prefs = flow.limits, profile.preferences
-    defaults = (
-        f"Org defaults: at most {limits.daily_ask_cap} requests a day, quiet from "
-        f"{limits.quiet_start_hour:02d}:00 to {limits.quiet_end_hour:02d}:00 your time"
-        + (", and at weekends." if limits.quiet_weekends else ".")
-        + " Leave a field empty to use the default."
-    )
+        questions = open_questions(flow, person_id)
+        requests = waiting_requests(flow, person_id)
+    prefs = profile.preferences
+    defaults = org_defaults(flow.limits) + " Leave a field empty to use the default."
     return cards.SettingsData(
         person_id=person_id,
         name=profile.person.name,
