@@ -11,7 +11,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -98,6 +98,7 @@ class ActivityStats:
     def __init__(self, people: PersonIndex) -> None:
         self.people = people
         self._items: dict[str, _ItemRecord] = {}
+        self._answer_ids: set[str] = set()  # a set answers "which are answers" at C speed
         self.answers = np.zeros(0)
         self.questions = np.zeros(0)
         self.items = np.zeros(0)
@@ -131,6 +132,7 @@ class ActivityStats:
         old = self._items.pop(item_id, None)
         if old is not None:
             self._count(old, -1.0)
+            self._answer_ids.discard(item_id)
         record = _ItemRecord(
             self.people.add(person_id),
             kind,
@@ -139,6 +141,8 @@ class ActivityStats:
         )
         self._grow()
         self._items[item_id] = record
+        if kind == "answer":
+            self._answer_ids.add(item_id)
         self._count(record, 1.0)
 
     def observe_contact(self, contact: Contact) -> None:
@@ -203,11 +207,8 @@ class ActivityStats:
 
     def is_answer(self, item_ids: Sequence[str]) -> np.ndarray:
         """Which of these items are answers."""
-        items = self._items
         return np.fromiter(
-            ((r := items.get(i)) is not None and r.kind == "answer" for i in item_ids),
-            dtype=bool,
-            count=len(item_ids),
+            map(self._answer_ids.__contains__, item_ids), dtype=bool, count=len(item_ids)
         )
 
     def known_tags(self) -> set[str]:
@@ -302,19 +303,65 @@ def _decay_weight(when: float) -> float:
     return 2.0 ** ((when - _T0) / (RECENCY_HALF_LIFE_DAYS * DAY))
 
 
+# Features that depend on the question or the asker, and those that only describe the
+# person. A person with no question-dependent signal differs from the others only in the
+# second kind, which is why a table keeps the first kind for the few people who have some.
+PERSON_FEATURES: tuple[str, ...] = FEATURE_GROUPS["activity"] + FEATURE_GROUPS["responsiveness"]
+QUESTION_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in PERSON_FEATURES)
+# Where each part's features sit in FEATURES.
+QUESTION_AT = np.array([FEATURES.index(f) for f in QUESTION_FEATURES])
+PERSON_AT = np.array([FEATURES.index(f) for f in PERSON_FEATURES])
+
+
 @dataclass
 class FeatureTable:
-    """Features of every person for one question and asker."""
+    """Features of every person for one question and asker.
 
-    matrix: np.ndarray  # (n_people, len(FEATURES))
+    Stored in two parts, because at 100,000 people most of a dense table is zeros:
+    `question` holds the question-dependent features (semantic, lexical, tags, network)
+    of the people in `rows` only, everyone else having 0 in all of them; `person` holds
+    the person features (activity, responsiveness) of everyone. `matrix` and `column`
+    give the dense view.
+    """
+
+    rows: np.ndarray  # person indexes with a question-dependent signal, ascending
+    question: np.ndarray  # (len(rows), len(QUESTION_FEATURES))
+    person: np.ndarray  # (n_people, len(PERSON_FEATURES))
     expertise: ExpertiseScores
     proximity: Proximity
     asker_connected: bool = False  # does the asker have any tie at all?
     tags: tuple[str, ...] = ()
+    _dense: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The dense (n_people, len(FEATURES)) matrix, built on first use."""
+        if self._dense is None:
+            dense = np.zeros((len(self), len(FEATURES)))
+            dense[np.ix_(self.rows, QUESTION_AT)] = self.question
+            dense[:, PERSON_AT] = self.person
+            self._dense = dense
+        return self._dense
 
     def column(self, name: str) -> np.ndarray:
         """One feature for every person."""
-        return self.matrix[:, FEATURES.index(name)]
+        if name in PERSON_FEATURES:
+            return self.person[:, PERSON_FEATURES.index(name)]
+        out = np.zeros(len(self))
+        out[self.rows] = self.question[:, QUESTION_FEATURES.index(name)]
+        return out
+
+    def row(self, person: int) -> np.ndarray:
+        """One person's features, aligned with FEATURES."""
+        out = np.zeros(len(FEATURES))
+        out[PERSON_AT] = self.person[person]
+        at = np.searchsorted(self.rows, person)
+        if at < len(self.rows) and self.rows[at] == person:
+            out[QUESTION_AT] = self.question[at]
+        return out
 
 
 def build_features(
@@ -325,7 +372,7 @@ def build_features(
     tags: Sequence[str] = (),
     asker: int | None = None,
 ) -> FeatureTable:
-    """Stack every signal into one (people x features) matrix."""
+    """Every signal of every person, for one question and asker (see FeatureTable)."""
     n = len(expertise.sem_max)
     activity._grow()
     a = activity
@@ -334,7 +381,7 @@ def build_features(
     recent_answers = a.answer_decay[:n] / _decay_weight(now)
     tag_answers, tag_items = a.tag_scores(tags, n)
     answers = a.answers[:n]
-    columns = {
+    question = {
         "sem_max": expertise.sem_max,
         "sem_top3": expertise.sem_top3,
         "sem_soft": expertise.sem_soft,
@@ -349,6 +396,8 @@ def build_features(
         "net_two_hop": proximity.two_hop[:n],
         "net_shared": np.log1p(proximity.shared[:n]),
         "net_helped": np.log1p(activity.helped(asker, n)),
+    }
+    person = {
         "act_answers": np.log1p(answers),
         "act_items": np.log1p(a.items[:n]),
         "act_recency": recency,
@@ -356,9 +405,29 @@ def build_features(
         "resp_answer_share": (answers + 0.5) / (answers + a.questions[:n] + 1.0),
         "resp_ask_rate": (a.asks_answered[:n] + 1.0) / (a.asks_received[:n] + 2.0),
     }
-    matrix = np.column_stack([columns[name] for name in FEATURES]).astype(np.float64)
-    connected = bool(proximity.direct[:n].any())
-    return FeatureTable(matrix, expertise, proximity, connected, tuple(tags))
+    signal = np.zeros(n, dtype=bool)
+    for values in question.values():
+        signal |= values != 0
+    rows = np.flatnonzero(signal)
+    return FeatureTable(
+        rows=rows,
+        question=_columns([question[f][rows] for f in QUESTION_FEATURES], len(rows)),
+        person=_columns([person[f] for f in PERSON_FEATURES], n),
+        expertise=expertise,
+        proximity=proximity,
+        asker_connected=bool(proximity.direct[:n].any()),
+        tags=tuple(tags),
+    )
+
+
+def _columns(columns: list[np.ndarray], n: int) -> np.ndarray:
+    """Stack columns into an (n, len(columns)) matrix stored column by column: the ranker
+    reduces each column over 100,000 people, which is 10 times faster on contiguous
+    columns than across rows."""
+    out = np.empty((n, len(columns)), order="F")
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
 
 
 def _answer_share_on_tags(

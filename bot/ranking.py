@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.features import FEATURES, FeatureTable
+from bot.features import FEATURES, PERSON_AT, QUESTION_AT, FeatureTable
 from bot.settings import RankingWeights
 
 # How a group weight from the settings spreads over the features of that group.
@@ -73,9 +73,34 @@ class LinearRanker:
         return cls.from_mapping(json.loads(text))
 
     def score(self, table: FeatureTable, eligible: np.ndarray) -> np.ndarray:
-        """One score per person; ineligible people get -inf."""
-        scores = scale_per_question(table.matrix, eligible) @ self.weights
-        return np.where(eligible, scores, -np.inf)
+        """One score per person; ineligible people get -inf.
+
+        The same as scaling the dense matrix per question and weighting it, computed on
+        the table's two parts: the question features of the people who have any (everyone
+        else has 0 in them, so their column maxima are the maxima over everyone) and the
+        person features of everyone, weighted without a scaled copy.
+        """
+        scores = np.full(len(table), -np.inf)
+        if not eligible.any():
+            return scores
+        total = _weighted(table.person, self.weights[PERSON_AT], eligible)
+        if len(table.rows):
+            total[table.rows] += _weighted(
+                table.question, self.weights[QUESTION_AT], eligible[table.rows]
+            )
+        scores[eligible] = total[eligible]
+        return scores
+
+
+def _weighted(matrix: np.ndarray, weights: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """matrix @ weights, each column divided by its largest value among eligible rows.
+
+    Computed with einsum, not a BLAS product: BLAS splits even a small product over worker
+    threads, which on a busy 2-core machine made scoring one question 50 times slower.
+    """
+    top = np.max(matrix, axis=0, where=eligible[:, None], initial=0.0)
+    scaled = np.divide(weights, top, out=np.zeros_like(top), where=top > 0)
+    return np.einsum("ij,j->i", matrix, scaled)
 
 
 def top_indices(table: FeatureTable, scores: np.ndarray, k: int) -> list[int]:
@@ -83,9 +108,20 @@ def top_indices(table: FeatureTable, scores: np.ndarray, k: int) -> list[int]:
 
     Many people tie (at 0 on the network, say); ties go to whoever has answered more, then
     written more, then was seen first, so nobody gains or loses by an arbitrary order.
+    Only the people scoring at least the k-th best score are sorted.
     """
-    n = len(scores)
+    finite = np.isfinite(scores)
+    k = min(k, int(finite.sum()))
+    if k <= 0:
+        return []
+    kth = np.partition(scores[finite], -k)[-k]
+    pool = np.flatnonzero(scores >= kth)
     order = np.lexsort(
-        (np.arange(n), -table.column("act_items"), -table.column("act_answers"), -scores)
+        (
+            pool,
+            -table.column("act_items")[pool],
+            -table.column("act_answers")[pool],
+            -scores[pool],
+        )
     )[:k]
-    return [int(i) for i in order if np.isfinite(scores[i])]
+    return [int(i) for i in pool[order]]

@@ -184,6 +184,8 @@ class Store:
         # How many items each word matches, for `lexical_search(max_matches=...)`.
         self._word_counts: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._reader: sqlite3.Connection | None = None  # see `_search_connection`
+        self._reader_lock = threading.Lock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are opened explicitly by `transaction()`.
@@ -203,8 +205,28 @@ class Store:
         )
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self.db.conn.close()
+
+    def _search(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        return self._search_connection().execute(sql, params)
+
+    def _search_connection(self) -> sqlite3.Connection:
+        """A read-only connection for full-text searches, so that a search can run in
+        another thread while this one embeds the question (SQLite releases the GIL while
+        it works) without waiting for, or seeing half of, a write on the main connection.
+        An in-memory database has only the main connection."""
+        if self.path == ":memory:":
+            return self.db.conn
+        if self._reader is None:
+            reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            reader.execute("PRAGMA query_only = ON")
+            self._reader = reader
+        return self._reader
 
     # ----------------------------------------------------------------- transactions
 
@@ -588,16 +610,9 @@ class Store:
         query = " OR ".join(f'"{w}"' for w in words)
         if not query:
             return []
-        # Rank inside the full-text table first and look up only the best `limit` items:
-        # joining every match to `knowledge` before sorting costs a third more.
-        cur = self.db.execute(
-            "SELECT k.id, k.person_id, best.score FROM ("
-            "  SELECT rowid, -bm25(knowledge_fts, 2.0, 1.0, 1.5) AS score FROM knowledge_fts"
-            "  WHERE knowledge_fts MATCH ? ORDER BY score DESC LIMIT ?"
-            ") AS best JOIN knowledge k ON k.rowid = best.rowid ORDER BY best.score DESC",
-            (query, limit),
-        )
-        return [LexicalHit(i, p, float(s)) for i, p, s in cur]
+        with self._reader_lock:
+            rows = self._search(_BEST_MATCHES, (query, limit)).fetchall()
+        return [LexicalHit(i, p, float(s)) for i, p, s in rows]
 
     def _rarest_words(self, words: list[str], max_matches: int) -> list[str]:
         """The rarest of `words` whose matches add up to at most `max_matches` (at least
@@ -606,9 +621,8 @@ class Store:
         for word in words:
             found = self._word_counts.get(word)
             if found is None:
-                found = self.db.execute(
-                    "SELECT count(*) FROM knowledge_fts WHERE knowledge_fts MATCH ?", (f'"{word}"',)
-                ).fetchone()[0]
+                with self._reader_lock:
+                    found = self._search(_MATCH_COUNT, (f'"{word}"',)).fetchone()[0]
                 if len(self._word_counts) > 100_000:
                     self._word_counts.clear()
                 self._word_counts[word] = found
@@ -666,6 +680,17 @@ class Store:
                 [[*v, first + n] for n, v in enumerate(values)],
             )
         return WriteCounts(inserted, updated, unchanged)
+
+
+# Rank inside the full-text table first and look up only the best `limit` items: joining
+# every match to `knowledge` before sorting costs a third more.
+_BEST_MATCHES = (
+    "SELECT k.id, k.person_id, best.score FROM ("
+    "  SELECT rowid, -bm25(knowledge_fts, 2.0, 1.0, 1.5) AS score FROM knowledge_fts"
+    "  WHERE knowledge_fts MATCH ? ORDER BY score DESC LIMIT ?"
+    ") AS best JOIN knowledge k ON k.rowid = best.rowid ORDER BY best.score DESC"
+)
+_MATCH_COUNT = "SELECT count(*) FROM knowledge_fts WHERE knowledge_fts MATCH ?"
 
 
 def fts_words(text: str) -> list[str]:

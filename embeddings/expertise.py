@@ -8,7 +8,7 @@ limits"), BM25 catches rare exact terms (product names, error codes).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,21 +28,41 @@ class Match:
 
 @dataclass
 class ExpertiseScores:
-    """Per-person expertise arrays (indexed like the router's people) and evidence."""
+    """Per-person expertise arrays (indexed like the router's people), and the item-level
+    matches behind them, from which `evidence` picks a person's best items on demand (only
+    the few people finally chosen need theirs)."""
 
     sem_max: np.ndarray
     sem_top3: np.ndarray
     lex_max: np.ndarray
     lex_top5: np.ndarray
-    matches: dict[int, list[Match]] = field(default_factory=dict)
     sem_soft: np.ndarray | None = None
     sem_answer: np.ndarray | None = None
     lex_answer: np.ndarray | None = None
+    # Semantic matches best first: the person of each, and its item id and similarity.
+    sem_people: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sem_items: Sequence[str] = ()
+    sem_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lexical: Sequence[tuple[int, LexicalHit]] = ()  # (person, hit), best first
 
     def __post_init__(self) -> None:
         for name in ("sem_soft", "sem_answer", "lex_answer"):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros_like(self.sem_max))
+
+    def evidence(self, person: int, per_person: int = 3) -> list[Match]:
+        """The person's best semantic matches (up to `per_person`), then a lexical one
+        not already among them."""
+        found = [
+            Match(self.sem_items[at], float(self.sem_scores[at]), "semantic")
+            for at in np.flatnonzero(self.sem_people == person)[:per_person]
+        ]
+        for who, hit in self.lexical:
+            if len(found) > per_person:
+                break
+            if who == person and all(m.item_id != hit.item_id for m in found):
+                found.append(Match(hit.item_id, hit.score, "lexical"))
+        return found
 
 
 # Sharpness of the soft maximum over a person's item similarities: at 20, an item 0.1
@@ -107,8 +127,8 @@ def semantic_expertise(
     """Score people by the cosine of their best items to `query`.
 
     Only the `pool` most similar items are aggregated: anyone without an item among them
-    gets 0. Returns (max, mean of top 3, soft max, best answer,
-    [(person, row, similarity), ...] best first).
+    gets 0. Returns (max, mean of top 3, soft max, best answer, person of each matched
+    row, matched rows, their similarities), matches best first.
     """
     rows, sims = index.top(query, pool)
     sims = np.clip(sims.astype(np.float64), 0.0, None)
@@ -117,10 +137,9 @@ def semantic_expertise(
     soft = soft_max_by_group(people, sims, n_people, SOFT_MAX_SHARPNESS)
     best_answer = np.zeros(n_people)
     if answer_mask is not None and len(rows):
-        is_answer = answer_mask([index.item_ids[r] for r in rows])
+        is_answer = answer_mask(_ItemIds(index.item_ids, rows))
         best_answer, _, _ = top_k_mean_by_group(people[is_answer], sims[is_answer], n_people, 1)
-    ranked = [(int(p), int(r), float(s)) for p, r, s in zip(people, rows, sims, strict=True)]
-    return best, mean3, soft, best_answer, ranked
+    return best, mean3, soft, best_answer, people, rows, sims
 
 
 def lexical_expertise(
@@ -156,30 +175,56 @@ def lexical_answer_expertise(
 def expertise(
     index: VectorIndex,
     query: np.ndarray,
-    hits: Sequence[LexicalHit],
+    hits: Sequence[LexicalHit] | Callable[[], Sequence[LexicalHit]],
     person_index: dict[str, int],
     semantic_pool: int,
-    evidence_per_person: int = 3,
     answer_mask: AnswerMask | None = None,
 ) -> ExpertiseScores:
-    """Both signals for every person, plus their best matching items as evidence."""
+    """Both signals for every person, with the matches behind them.
+
+    `hits` may be a function that returns them: it is called after the vector search, so
+    that a full-text search running in another thread overlaps it.
+    """
     n = len(person_index)
-    sem_max, sem_top3, sem_soft, sem_answer, sem_ranked = semantic_expertise(
+    sem_max, sem_top3, sem_soft, sem_answer, people, rows, sims = semantic_expertise(
         index, query, n, semantic_pool, answer_mask
     )
+    if callable(hits):
+        hits = hits()
     lex_max, lex_top5, lex_ranked = lexical_expertise(hits, person_index, n)
     lex_answer = (
         lexical_answer_expertise(lex_ranked, n, answer_mask) if answer_mask else np.zeros(n)
     )
-    matches: dict[int, list[Match]] = {}
-    for person, row, sim in sem_ranked:
-        found = matches.setdefault(person, [])
-        if len(found) < evidence_per_person:
-            found.append(Match(index.item_ids[row], sim, "semantic"))
-    for person, hit in lex_ranked:
-        found = matches.setdefault(person, [])
-        if len(found) < evidence_per_person + 1 and all(m.item_id != hit.item_id for m in found):
-            found.append(Match(hit.item_id, hit.score, "lexical"))
     return ExpertiseScores(
-        sem_max, sem_top3, lex_max, lex_top5, matches, sem_soft, sem_answer, lex_answer
+        sem_max,
+        sem_top3,
+        lex_max,
+        lex_top5,
+        sem_soft,
+        sem_answer,
+        lex_answer,
+        sem_people=people,
+        sem_items=_ItemIds(index.item_ids, rows),
+        sem_scores=sims,
+        lexical=lex_ranked,
     )
+
+
+class _ItemIds(Sequence[str]):
+    """The item ids of some index rows, looked up only when read."""
+
+    def __init__(self, item_ids: Sequence[str], rows: np.ndarray) -> None:
+        self._item_ids = item_ids
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, at):  # type: ignore[override]
+        if isinstance(at, slice):
+            return [self._item_ids[r] for r in self._rows[at].tolist()]
+        return self._item_ids[int(self._rows[at])]
+
+    def __iter__(self) -> Iterator[str]:
+        # Python ints index a list several times faster than numpy integers.
+        return map(self._item_ids.__getitem__, self._rows.tolist())

@@ -99,7 +99,7 @@ def test_evidence_lists_each_persons_best_items(encoder):
         10,
     )
     assert scores.sem_max[0] > scores.sem_max[1]
-    assert [m.item_id for m in scores.matches[0]][:2] == ["h1", "h2"]
+    assert [m.item_id for m in scores.evidence(0)][:2] == ["h1", "h2"]
     assert scores.lex_top5.tolist() == [2.0, 0.0]
 
 
