@@ -168,12 +168,12 @@ def import_knowledge_cmd(
 @app.command("index")
 def index_cmd(db: DbOption = None) -> None:
     """Embed new and changed knowledge items (unchanged ones are skipped)."""
-    from embeddings.encoder import Encoder
+    from bot.encoding import encoder_from_settings
     from embeddings.indexer import index_pending
 
     settings = _settings(db)
     store = Store(settings.db_path)
-    encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+    encoder = encoder_from_settings(settings)
     with progress_bar() as bar:
         task = bar.add_task("embedding", total=None)
         done = index_pending(
@@ -190,9 +190,9 @@ def who_cmd(
     db: DbOption = None,
 ) -> None:
     """Show who whoknows would ask, and why."""
+    from bot.encoding import encoder_from_settings
     from bot.render_text import candidates_table
     from bot.router import Router
-    from embeddings.encoder import Encoder
 
     settings = _settings(db)
     if not question.strip():
@@ -203,7 +203,7 @@ def who_cmd(
         raise _fail(
             f"{asker!r} is not in the directory (import it with `whoknows import directory`).", 2
         )
-    encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+    encoder = encoder_from_settings(settings)
     router = Router(store, encoder, settings)
     candidates = router.rank(question, person.id, limit=limit or settings.candidates)
     out.print(candidates_table(question, person.name, candidates))
@@ -254,8 +254,8 @@ def train_cmd(
     db: DbOption = None,
 ) -> None:
     """Learn the router's weights from the org's answered questions and keep them."""
+    from bot.encoding import encoder_from_settings
     from bot.training import MIN_EXAMPLES, lifecycle_history, read_history, train
-    from embeddings.encoder import Encoder
 
     settings = _settings(db)
     store = Store(settings.db_path)
@@ -267,7 +267,7 @@ def train_cmd(
             answered += read_history(history)
         except ValueError as problem:
             raise _fail(str(problem)) from None
-    encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+    encoder = encoder_from_settings(settings)
     result = train(store, encoder, settings, answered)
     if result.ranker is None:
         out.print(

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.console import Sandbox
+from bot.encoding import encoder_from_settings
 from bot.render_text import candidates_table
 from bot.router import Router
 from bot.settings import Settings
@@ -67,7 +68,7 @@ def run_demo(console: Console, settings: Settings, db: Path | None = None) -> No
         store = Store(path)
         for line in load_sample_org(store):
             console.print(f"imported {line}")
-        encoder = Encoder(settings.model_path, settings.embed_batch_size, settings.max_seq_length)
+        encoder = encoder_from_settings(settings)
         with console.status("embedding knowledge with all-MiniLM-L6-v2…"):
             embedded = index_pending(store, encoder)
         console.print(f"indexed {embedded} knowledge items ({encoder.model_id})\n")

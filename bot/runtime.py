@@ -10,6 +10,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+from bot.encoding import encoder_from_settings
 from bot.lifecycle.accounts import Accounts
 from bot.lifecycle.clock import Clock, SystemClock
 from bot.lifecycle.flow import Flow
@@ -40,9 +41,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.store = store or Store(settings.db_path)
-        self.encoder = encoder or Encoder(
-            settings.model_path, settings.embed_batch_size, settings.max_seq_length
-        )
+        self.encoder = encoder or encoder_from_settings(settings)
         index_pending(self.store, self.encoder)  # knowledge imported while the bot was down
         self.clock = clock or SystemClock()
         self.router = Router(self.store, self.encoder, settings)

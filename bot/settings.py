@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The sentence encoder's backends (see embeddings/encoder.py): "torch" is the reference,
+# "onnx-int8" an int8-quantized ONNX export, several times faster on a CPU.
+EncoderBackend = Literal["torch", "onnx-int8"]
+ENCODER_BACKENDS: tuple[str, ...] = get_args(EncoderBackend)
 
 
 class EdgeWeights(BaseModel):
@@ -108,6 +113,17 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
     max_seq_length: int = Field(256, ge=16, le=512, description="Encoder token limit per text.")
+    encoder_backend: EncoderBackend = Field(
+        "torch",
+        description="Encoder backend: 'torch' (sentence-transformers) or 'onnx-int8' (ONNX "
+        "Runtime, int8 weights, faster on a CPU). Vectors are stored per backend, so a switch "
+        "re-embeds every item on the next `whoknows index` (or when the bot starts).",
+    )
+    encoder_cache_dir: Path | None = Field(
+        None,
+        description="Where the 'onnx-int8' backend keeps its exported model; default: a "
+        "folder 'whoknows-encoder-cache' beside the database.",
+    )
     candidates: int = Field(5, ge=1, description="How many candidates `who` shows.")
     semantic_pool: int = Field(
         2000, ge=10, description="Most similar items aggregated into per-person scores."
@@ -130,10 +146,21 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     teams: TeamsSettings = TeamsSettings()
 
-    @field_validator("model_path", mode="before")
+    @field_validator("model_path", "encoder_cache_dir", mode="before")
     @classmethod
-    def _empty_means_bundled(cls, value: object) -> object:
+    def _empty_means_default(cls, value: object) -> object:
+        """An empty value (`WHOKNOWS_MODEL_PATH=`) means the default."""
         return None if value == "" else value
+
+    @field_validator("encoder_backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: object) -> object:
+        """Accept a known backend in any case; refuse others, naming the allowed ones."""
+        name = value.strip().lower() if isinstance(value, str) else value
+        if name not in ENCODER_BACKENDS:
+            allowed = ", ".join(repr(b) for b in ENCODER_BACKENDS)
+            raise ValueError(f"WHOKNOWS_ENCODER_BACKEND must be one of {allowed}, not {value!r}")
+        return name
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.encoding import encoder_from_settings
 from bot.evaluation.metrics import MetricSummary, format_table
 from bot.evaluation.replay import Moment, Replay
 from bot.evaluation.systems import BASELINES, top_ranking
@@ -83,9 +84,7 @@ def evaluate_stackexchange(
     model as it stood at half-time is also reported, frozen.
     """
     dump = read_dump(folder)
-    encoder = encoder or Encoder(
-        settings.model_path, settings.embed_batch_size, settings.max_seq_length
-    )
+    encoder = encoder or encoder_from_settings(settings)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
