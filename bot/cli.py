@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.settings import Settings, get_settings
+from bot.settings import Settings, get_settings, settings_problems
 from data.importers.errors import ImportFailed
 from data.store import Store
 
@@ -33,7 +34,10 @@ DbOption = Annotated[Path | None, typer.Option("--db", help="Database file (defa
 
 
 def _settings(db: Path | None) -> Settings:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as invalid:
+        raise _fail(settings_problems(invalid)) from None
     return settings.model_copy(update={"db_path": db}) if db else settings
 
 
@@ -315,7 +319,7 @@ def eval_stackexchange_cmd(
         raise _fail(f"{folder}: not a folder")
     try:
         report = evaluate_stackexchange(
-            folder, get_settings(), out_file, progress_console=err, ablation=ablation
+            folder, _settings(None), out_file, progress_console=err, ablation=ablation
         )
     except ImportFailed as failure:
         raise _fail(failure.report()) from None

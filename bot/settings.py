@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The sentence encoder's backends (see embeddings/encoder.py): "torch" is the reference,
@@ -159,8 +159,19 @@ class Settings(BaseSettings):
         name = value.strip().lower() if isinstance(value, str) else value
         if name not in ENCODER_BACKENDS:
             allowed = ", ".join(repr(b) for b in ENCODER_BACKENDS)
-            raise ValueError(f"WHOKNOWS_ENCODER_BACKEND must be one of {allowed}, not {value!r}")
+            raise ValueError(f"must be one of {allowed}")
         return name
+
+
+def settings_problems(invalid: ValidationError) -> str:
+    """One line per bad setting, named as it is set (`WHOKNOWS_ANN: ...`), for people
+    who configure by environment or `.env` and should not read a traceback."""
+    lines = ["Some settings are not valid (from the environment or .env):"]
+    for error in invalid.errors():
+        name = "WHOKNOWS_" + "__".join(str(part) for part in error["loc"]).upper()
+        reason = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {name}: {reason} (got {error.get('input')!r})")
+    return "\n".join(lines)
 
 
 @lru_cache(maxsize=1)

@@ -233,3 +233,22 @@ def test_demo_imports_the_sample_org_and_answers_every_demo_question():
         assert f"asked by {names[q['asker']]}" in unwrapped(shown)
     for expert in ("oleksandr.petrenko", "ingrid.larsen", "aisha.bello"):
         assert names[expert] in shown
+
+
+def test_bad_settings_are_named_one_per_line_without_a_traceback(db, monkeypatch):
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("WHOKNOWS_ANN", "sometimes")
+    monkeypatch.setenv("WHOKNOWS_LIFECYCLE__FIRST_WAVE", "0")
+    get_settings.cache_clear()
+    try:
+        result = whoknows("who", "Who knows Helm?", "--asker", "sofia.lindqvist", "--db", db)
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert "WHOKNOWS_ANN: Input should be 'auto', 'on' or 'off' (got 'sometimes')" in unwrapped(
+        result.stderr
+    )
+    assert "WHOKNOWS_LIFECYCLE__FIRST_WAVE: " in result.stderr
+    assert "Traceback" not in result.stderr
