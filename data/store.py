@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -363,53 +364,85 @@ class Store:
 
     def upsert_contacts(self, contacts: Iterable[Contact]) -> WriteCounts:
         """Insert or update explicit contact pairs (keyed by a, b, kind)."""
-        rows = []
+        rows: list[tuple[str, str, str, float, str | None]] = []
         for c in contacts:  # attributes, not model_dump(): a million rows at a time
             a, b = ordered_pair(c.a, c.b, c.kind)
-            rows.append(
-                {"a": a, "b": b, "kind": c.kind, "weight": c.weight, "created_at": c.created_at}
-            )
+            rows.append((a, b, c.kind, c.weight, c.created_at))
+        # Key order, as the primary key appends; the sort is stable, so repeats of a key in
+        # one call end up next to each other, in the order given.
+        rows.sort(key=itemgetter(0, 1, 2))
         with self.transaction():
+            conn = self.db.conn
             inserted = updated = unchanged = 0
             # Rows are compared with what is stored (or written earlier in this call), and
             # the changed ones written in one batch with consecutive change numbers.
-            table_empty = self.db.execute("SELECT 1 FROM contacts LIMIT 1").fetchone() is None
-            written: dict[tuple[str, str, str], tuple[float, str | None]] = {}
-            changed: list[tuple[Any, ...]] = []
+            table_empty = conn.execute("SELECT 1 FROM contacts LIMIT 1").fetchone() is None
+            changed: list[tuple[str, str, str, float, str | None]] = []
+            key: tuple[str, ...] = ()
+            written: tuple[float, str | None] | None = None  # by an earlier row of `key`
             for row in rows:
-                key = (row["a"], row["b"], row["kind"])
-                old = written.get(key)
+                if row[:3] != key:
+                    key, written = row[:3], None
+                old = written
                 if old is None and not table_empty:
-                    old = self.db.execute(
+                    old = conn.execute(
                         "SELECT weight, created_at FROM contacts "
                         "WHERE a = ? AND b = ? AND kind = ?",
                         key,
                     ).fetchone()
+                weight, created_at = row[3], row[4]
                 if (
                     old is not None
-                    and old[0] == row["weight"]
-                    and (row["created_at"] is None or old[1] == row["created_at"])
+                    and old[0] == weight
+                    and (created_at is None or old[1] == created_at)
                 ):
                     unchanged += 1
                     continue
-                changed.append((*key, row["weight"], row["created_at"]))
-                written[key] = (row["weight"], row["created_at"] or (old[1] if old else None))
+                changed.append(row)
+                written = (weight, created_at or (old[1] if old else None))
                 if old is None:
                     inserted += 1
                 else:
                     updated += 1
             if changed:
-                changed.sort(key=lambda r: r[:3])  # key order: the primary key appends
                 first = self._reserve_seqs(len(changed))
-                self.db.conn.executemany(
-                    "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
-                    "weight = excluded.weight, "
-                    "created_at = coalesce(excluded.created_at, contacts.created_at), "
-                    "seq = excluded.seq",
-                    [(*r, first + n) for n, r in enumerate(changed)],
-                )
+                # Filling an empty table (a first import): indexing the finished table costs
+                # less than a million inserts at random places in the indexes.
+                bulk = table_empty and len(changed) >= 10_000
+                with self._indexes_dropped("contacts", bulk):
+                    conn.executemany(
+                        "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
+                        "weight = excluded.weight, "
+                        "created_at = coalesce(excluded.created_at, contacts.created_at), "
+                        "seq = excluded.seq",
+                        [(*r, seq) for seq, r in enumerate(changed, first)],
+                    )
         return WriteCounts(inserted, updated, unchanged)
+
+    @contextmanager
+    def _indexes_dropped(self, table: str, drop: bool = True) -> Iterator[None]:
+        """Drop `table`'s own indexes (not the primary key's) for a bulk load, and create
+        them again afterwards, even if the load fails.
+
+        Call inside a transaction: other connections never see the table without them, and
+        a crash or a rollback brings them back with everything else."""
+        conn = self.db.conn
+        indexes: list[tuple[str, str]] = []
+        if drop:
+            # The schema's own CREATE statements, so the indexes come back exactly as they were.
+            indexes = conn.execute(
+                "SELECT name, sql FROM sqlite_master "
+                "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                (table,),
+            ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        try:
+            yield
+        finally:
+            for _, sql in indexes:
+                conn.execute(sql)
 
     def strengthen_contact(
         self, a: str, b: str, kind: str, by: float = 1.0, at: str | None = None
@@ -708,10 +741,11 @@ def fts_query(text: str) -> str:
 
 
 def _person_row(p: Person) -> dict[str, Any]:
-    row = p.model_dump()
+    # Attributes, not model_dump(), which copies everything: a directory has 100,000 people.
+    row = {c: getattr(p, c) for c in PERSON_COLUMNS}
     row["skills"] = json.dumps(p.skills)
     row["opted_out"] = int(p.opted_out)
-    return {c: row[c] for c in PERSON_COLUMNS}
+    return row
 
 
 def _person_from_row(row: dict[str, Any]) -> Person:

@@ -7,16 +7,20 @@ anything is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
 from data.importers.errors import ProblemList
 from data.importers.readers import (
     ImportResult,
+    Record,
     date_value,
     float_value,
+    gc_paused,
+    iso_date,
     person_ref,
     read_table,
     require_columns,
@@ -31,8 +35,9 @@ IMPORTABLE_KINDS = ("contact", "helped", "interacted")
 DERIVED_KINDS = ("manager", "team")
 
 
-@dataclass(frozen=True)
-class _Pair:
+class _Pair(NamedTuple):
+    """One row's pair before people are resolved (a tuple: a million are made at a time)."""
+
     line: int
     a: str
     b: str
@@ -52,7 +57,11 @@ def import_contacts(store: Store, path: Path) -> ImportResult:
 
     Raises ImportFailed listing every problem (`file:line: reason`) if anything is wrong.
     """
-    path = Path(path)
+    with gc_paused():
+        return _import_contacts(store, Path(path))
+
+
+def _import_contacts(store: Store, path: Path) -> ImportResult:
     problems = ProblemList(path)
     table = read_table(path, problems, ("contacts",), "contacts")
     if table is None or not table.records:
@@ -62,31 +71,11 @@ def import_contacts(store: Store, path: Path) -> ImportResult:
     missing = require_columns(table, problems, [("a",), ("b",)])
     pairs: list[_Pair] = []
     for record in table.records:
-        before = len(problems.problems)
-        a = text_value(record, problems, "a")
-        b = text_value(record, problems, "b")
-        for name, value in (("a", a), ("b", b)):
-            if value is None and name not in missing:
-                problems.add(record.line, f"missing required value: {name}")
-        kind = text_value(record, problems, "kind") or "contact"
-        if kind in DERIVED_KINDS:
-            problems.add(
-                record.line,
-                f"kind {kind!r} is derived from the directory "
-                "(manager_id, team), not imported as a contact",
-            )
-        elif kind not in IMPORTABLE_KINDS:
-            problems.add(
-                record.line,
-                f"unknown kind {kind!r} (expected one of {', '.join(IMPORTABLE_KINDS)})",
-            )
-        weight = float_value(record, problems, "weight")
-        if weight is not None and weight <= 0:
-            problems.add(record.line, f"weight must be greater than 0, got {weight:g}")
-        created_at = date_value(record, problems, "created_at")
-        if a and b:
-            valid = len(problems.problems) == before
-            pairs.append(_Pair(record.line, a, b, kind, weight or 1.0, created_at, valid))
+        pair = _plain_pair(record)
+        if pair is None:
+            pair = _checked_pair(record, problems, missing)
+        if pair is not None:
+            pairs.append(pair)
 
     with store.transaction():  # people cannot disappear between the check and the write
         contacts = _resolve(pairs, store.person_refs(), problems)
@@ -96,46 +85,116 @@ def import_contacts(store: Store, path: Path) -> ImportResult:
     return ImportResult("contacts", counts, f"{len(contacts)} ties between {people} people")
 
 
+def _plain_pair(record: Record) -> _Pair | None:
+    """The pair of a row of plain, valid text (most rows of a CSV file), checked inline.
+
+    Returns None for anything else (a missing or empty a/b, another type, a kind, weight or
+    date that is not plainly valid): `_checked_pair` then checks that row and reports its
+    problems. A row accepted here would have passed `_checked_pair` without a problem, to the
+    same pair; a million rows go through here, so it avoids the general helpers."""
+    values = record.values
+    a = values.get("a")
+    b = values.get("b")
+    if type(a) is not str or type(b) is not str:
+        return None
+    a = a.strip()
+    b = b.strip()
+    kind = values.get("kind")
+    weight = values.get("weight")
+    created_at = values.get("created_at")
+    if not a or not b or (kind is not None and type(kind) is not str):
+        return None
+    kind = (kind and kind.strip()) or "contact"
+    if kind not in IMPORTABLE_KINDS:
+        return None
+    if type(weight) is str and weight.strip():
+        try:
+            weight = float(weight)  # as float_value: surrounding spaces are allowed
+        except ValueError:
+            return None
+        if not 0 < weight < math.inf:  # also false for nan
+            return None
+    elif weight is None or type(weight) is str:  # absent or blank: the default
+        weight = 1.0
+    else:
+        return None
+    if type(created_at) is str and created_at.strip():
+        try:
+            created_at = iso_date(created_at)
+        except ValueError:
+            return None
+    elif created_at is None or type(created_at) is str:  # absent or blank
+        created_at = None
+    else:
+        return None
+    return _Pair(record.line, a, b, kind, weight, created_at, True)
+
+
+def _checked_pair(record: Record, problems: ProblemList, missing: set[str]) -> _Pair | None:
+    """The pair of any row, reporting each of its problems; None if it lacks a or b."""
+    before = len(problems.problems)
+    a = text_value(record, problems, "a")
+    b = text_value(record, problems, "b")
+    for name, value in (("a", a), ("b", b)):
+        if value is None and name not in missing:
+            problems.add(record.line, f"missing required value: {name}")
+    kind = text_value(record, problems, "kind") or "contact"
+    if kind in DERIVED_KINDS:
+        problems.add(
+            record.line,
+            f"kind {kind!r} is derived from the directory "
+            "(manager_id, team), not imported as a contact",
+        )
+    elif kind not in IMPORTABLE_KINDS:
+        problems.add(
+            record.line,
+            f"unknown kind {kind!r} (expected one of {', '.join(IMPORTABLE_KINDS)})",
+        )
+    weight = float_value(record, problems, "weight")
+    if weight is not None and weight <= 0:
+        problems.add(record.line, f"weight must be greater than 0, got {weight:g}")
+    created_at = date_value(record, problems, "created_at")
+    if a and b:
+        valid = len(problems.problems) == before
+        return _Pair(record.line, a, b, kind, weight or 1.0, created_at, valid)
+    return None
+
+
 def _resolve(pairs: list[_Pair], refs: dict[str, str], problems: ProblemList) -> list[Contact]:
     """Turn references into person ids; report unknown people, self pairs and repeats."""
     contacts: list[Contact] = []
     first: dict[tuple[str, str, str], int] = {}
-    for pair in pairs:
-        ids: list[str] = []
-        for name, ref in (("a", pair.a), ("b", pair.b)):
-            pid = person_ref(refs, ref)
-            if pid is None:
-                problems.add(
-                    pair.line,
-                    f"{name}: unknown person {ref!r} (not an id, email, "
-                    "Slack id or Teams id in the directory)",
-                )
-            else:
-                ids.append(pid)
-        if len(ids) < 2:
+    for line, ref_a, ref_b, kind, weight, created_at, valid in pairs:
+        # Most references are ids: one dict lookup before the general `person_ref`.
+        a = refs.get(ref_a) or person_ref(refs, ref_a)
+        b = refs.get(ref_b) or person_ref(refs, ref_b)
+        if a is None or b is None:
+            for name, ref, pid in (("a", ref_a, a), ("b", ref_b, b)):
+                if pid is None:
+                    problems.add(
+                        line,
+                        f"{name}: unknown person {ref!r} (not an id, email, "
+                        "Slack id or Teams id in the directory)",
+                    )
             continue
-        a, b = ids
         if a == b:
-            problems.add(pair.line, f"a and b are the same person ({a!r})")
+            problems.add(line, f"a and b are the same person ({a!r})")
             continue
-        a, b = ordered_pair(a, b, pair.kind)
-        key = (a, b, pair.kind)
+        a, b = ordered_pair(a, b, kind)
+        key = (a, b, kind)
         if key in first:
             problems.add(
-                pair.line,
-                f"duplicate {pair.kind} between {a!r} and {b!r} (first on line {first[key]})",
+                line, f"duplicate {kind} between {a!r} and {b!r} (first on line {first[key]})"
             )
             continue
-        first[key] = pair.line
-        if not pair.valid:
+        first[key] = line
+        if not valid:
             continue
         try:
-            contacts.append(
-                Contact(a=a, b=b, kind=pair.kind, weight=pair.weight, created_at=pair.created_at)
-            )
+            contacts.append(Contact(a=a, b=b, kind=kind, weight=weight, created_at=created_at))
         except ValidationError as exc:
             for reason in validation_reasons(exc):
-                problems.add(pair.line, reason)
+                problems.add(line, reason)
     return contacts
 
 
