@@ -8,10 +8,8 @@ asker. It knows nothing of chat platforms.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,19 +29,6 @@ from embeddings.expertise import Match, expertise
 from embeddings.vector_index import AnnConfig, VectorIndex
 from graph.contact_graph import ContactGraph
 from graph.relations import describe_tie, relation_to
-
-_SEARCH_THREADS = 4
-_search_pool: ThreadPoolExecutor | None = None
-_search_pool_lock = threading.Lock()
-
-
-def _searches() -> ThreadPoolExecutor:
-    """Threads for full-text searches, shared by every router in the process."""
-    global _search_pool
-    with _search_pool_lock:
-        if _search_pool is None:
-            _search_pool = ThreadPoolExecutor(_SEARCH_THREADS, thread_name_prefix="whoknows-search")
-        return _search_pool
 
 
 class EmptyQuestion(ValueError):
@@ -165,20 +150,17 @@ class Router:
         """
         if not question or not question.strip():
             raise EmptyQuestion("the question is empty: type what you want to know")
-        # The full-text search runs in another thread while this one embeds the question
-        # and searches the vectors: SQLite, ONNX Runtime and faiss let go of the GIL.
-        search = _searches().submit(
-            self.store.lexical_search,
+        qvec = self.encoder.encode_one(question) if query_vector is None else query_vector
+        hits = self.store.lexical_search(
             question,
             limit=self.settings.lexical_pool,
             max_matches=self.settings.lexical_max_matches,
         )
-        qvec = self.encoder.encode_one(question) if query_vector is None else query_vector
         proximity = self.graph.proximity(asker_id)
         scores = expertise(
             self.vectors,
             qvec,
-            search.result,
+            hits,
             self.people.as_dict(),
             self.settings.semantic_pool,
             answer_mask=self.activity.is_answer,

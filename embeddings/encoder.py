@@ -161,6 +161,10 @@ class _OnnxInt8:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = max(1, min(os.cpu_count() or 1, 8))
+        # Idle worker threads must sleep, not spin: spinning after each question held a
+        # core that the full-text search needed next (18 -> 35 ms on 2 cores), and halved
+        # batch throughput on a busy machine (69 vs 37 texts/s).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(quantized), options, providers=["CPUExecutionProvider"]
         )
