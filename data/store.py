@@ -185,6 +185,8 @@ class Store:
         # How many items each word matches, for `lexical_search(max_matches=...)`.
         self._word_counts: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._reader: sqlite3.Connection | None = None  # see `_search_connection`
+        self._reader_lock = threading.Lock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: transactions are opened explicitly by `transaction()`.
@@ -204,8 +206,28 @@ class Store:
         )
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self.db.conn.close()
+
+    def _search(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        return self._search_connection().execute(sql, params)
+
+    def _search_connection(self) -> sqlite3.Connection:
+        """A read-only connection for full-text searches, so that a search can run in
+        another thread while this one embeds the question (SQLite releases the GIL while
+        it works) without waiting for, or seeing half of, a write on the main connection.
+        An in-memory database has only the main connection."""
+        if self.path == ":memory:":
+            return self.db.conn
+        if self._reader is None:
+            reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            reader.execute("PRAGMA query_only = ON")
+            self._reader = reader
+        return self._reader
 
     # ----------------------------------------------------------------- transactions
 
@@ -621,7 +643,8 @@ class Store:
         query = " OR ".join(f'"{w}"' for w in words)
         if not query:
             return []
-        rows = self.db.execute(_BEST_MATCHES, (query, limit)).fetchall()
+        with self._reader_lock:
+            rows = self._search(_BEST_MATCHES, (query, limit)).fetchall()
         return [LexicalHit(i, p, float(s)) for i, p, s in rows]
 
     def _rarest_words(self, words: list[str], max_matches: int) -> list[str]:
@@ -631,7 +654,8 @@ class Store:
         for word in words:
             found = self._word_counts.get(word)
             if found is None:
-                found = self.db.execute(_MATCH_COUNT, (f'"{word}"',)).fetchone()[0]
+                with self._reader_lock:
+                    found = self._search(_MATCH_COUNT, (f'"{word}"',)).fetchone()[0]
                 if len(self._word_counts) > 100_000:
                     self._word_counts.clear()
                 self._word_counts[word] = found

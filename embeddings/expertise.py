@@ -175,16 +175,22 @@ def lexical_answer_expertise(
 def expertise(
     index: VectorIndex,
     query: np.ndarray,
-    hits: Sequence[LexicalHit],
+    hits: Sequence[LexicalHit] | Callable[[], Sequence[LexicalHit]],
     person_index: dict[str, int],
     semantic_pool: int,
     answer_mask: AnswerMask | None = None,
 ) -> ExpertiseScores:
-    """Both signals for every person, with the matches behind them."""
+    """Both signals for every person, with the matches behind them.
+
+    `hits` may be a function that returns them: it is called after the vector search, so
+    that a full-text search running in another thread overlaps it.
+    """
     n = len(person_index)
     sem_max, sem_top3, sem_soft, sem_answer, people, rows, sims = semantic_expertise(
         index, query, n, semantic_pool, answer_mask
     )
+    if callable(hits):
+        hits = hits()
     lex_max, lex_top5, lex_ranked = lexical_expertise(hits, person_index, n)
     lex_answer = (
         lexical_answer_expertise(lex_ranked, n, answer_mask) if answer_mask else np.zeros(n)
