@@ -8,6 +8,8 @@ asker. It knows nothing of chat platforms.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -28,9 +30,16 @@ from data.person_index import PersonIndex
 from data.store import Store
 from embeddings.encoder import Encoder
 from embeddings.expertise import Match, expertise
+from embeddings.index_store import IndexFile
 from embeddings.vector_index import AnnConfig, VectorIndex
 from graph.contact_graph import ContactGraph
 from graph.relations import describe_tie, relation_to
+
+log = logging.getLogger(__name__)
+
+# The saved vector index is written again once this many vectors changed since it was
+# written (a restart re-reads at most about this many from the store).
+SAVE_EVERY = 10_000
 
 _SEARCH_THREADS = 4
 _search_pool: ThreadPoolExecutor | None = None
@@ -99,14 +108,28 @@ class Router:
         # Everyone in the directory: columns in memory, full records read on demand.
         self.persons = PersonDirectory(store, self.people)
         self.graph = ContactGraph(self.people, settings.edge_weights.model_dump())
-        self.vectors = VectorIndex(
-            encoder.dim, AnnConfig(settings.ann, settings.ann_threshold, settings.ann_nprobe)
-        )
+        ann = AnnConfig(settings.ann, settings.ann_threshold, settings.ann_nprobe)
+        self.vectors = VectorIndex(encoder.dim, ann)
         self.activity = ActivityStats(self.people)
         self._opted_out = np.zeros(0, dtype=bool)
         self._in_directory = np.zeros(0, dtype=bool)
         self._seq = 0
+        # Vectors keep their own seq: when the saved index is loaded (`embeddings.
+        # index_store`), they are read from the seq it was saved at, not from 0.
+        self._vector_seq = 0
+        self._vectors_checked = 0  # seq of the first sync: see IndexFile.save
+        self._first_vector_sync = True
+        self._unsaved = 0  # vectors read or dropped since the saved index was written
+        self._index_saved = False  # whether the saved index holds this one (at some seq)
+        # Saving reads the index while a sync in another thread might grow it.
+        self._vector_lock = threading.Lock()
+        self._index_file = (
+            IndexFile(store, encoder.model_id, encoder.dim, ann)
+            if IndexFile.usable(store, ann)
+            else None
+        )
         self.sync()
+        self.save_index()  # a first full read that built an approximate index is saved
 
     # ----------------------------------------------------------------------- syncing
 
@@ -126,11 +149,20 @@ class Router:
             for item in items:
                 self.activity.observe_item(item)
             rows += len(items)
-        for ids, authors, matrix in self.store.vector_chunks(
-            self.encoder.model_id, since_seq=self._seq
-        ):
-            self.vectors.upsert(ids, [self.people.add(a) for a in authors], matrix)
-            rows += len(ids)
+        with self._vector_lock:
+            if self._first_vector_sync:
+                self._first_vector_sync = False
+                self._load_saved_index()
+                self._vectors_checked = seq
+            for ids, authors, matrix in self.store.vector_chunks(
+                self.encoder.model_id, since_seq=self._vector_seq
+            ):
+                self.vectors.upsert(ids, [self.people.add(a) for a in authors], matrix)
+                rows += len(ids)
+                self._unsaved += len(ids)
+            # `seq` was read before the vectors: any written meanwhile are read again next
+            # time (an upsert is idempotent), and a save never claims a seq it has not read.
+            self._vector_seq = seq
         if rows >= 100_000:  # a big load: hand the chunks' freed memory back
             release_free_memory()
         self._in_directory, self._opted_out = self.persons.masks(len(self.people))
@@ -138,6 +170,41 @@ class Router:
         self.activity.set_ask_outcomes(ask_outcomes(self.store))
         if not self._fixed_ranker:
             self._load_learned_ranker()
+
+    def _load_saved_index(self) -> None:
+        """Start from the saved vector index if there is one to trust; the sync then
+        reads only the vectors written after it was saved."""
+        if self._index_file is None:
+            return
+        loaded = self._index_file.load(self.people.add)
+        if loaded is not None:
+            self.vectors = loaded.index
+            self._vector_seq = loaded.seq
+            self._index_saved = True
+            self._unsaved = loaded.dropped + loaded.added
+
+    def save_index(self, min_changes: int = SAVE_EVERY) -> bool:
+        """Write the vector index beside the database, if it is approximate and the saved
+        one is missing or `min_changes` vectors behind. Called after the first sync and by
+        the runtime's upkeep; returns whether it wrote. A failed write is logged, not
+        raised: the bot runs on, and retries after `min_changes` more vectors."""
+        if self._index_file is None:
+            return False
+        with self._vector_lock:
+            if not self.vectors.approximate or (self._index_saved and self._unsaved < min_changes):
+                return False
+            try:
+                self._index_file.save(
+                    self.vectors, self.people.ids, self._vector_seq, self._vectors_checked
+                )
+            except (OSError, RuntimeError, sqlite3.Error) as e:  # RuntimeError: from faiss
+                log.warning(
+                    "could not save the vector index in %s: %s", self._index_file.directory, e
+                )
+                self._index_saved, self._unsaved = True, 0  # wait for more before retrying
+                return False
+            self._index_saved, self._unsaved = True, 0
+        return True
 
     def _load_learned_ranker(self) -> None:
         """Use the weights `whoknows train` saved, once they exist or whenever they change."""

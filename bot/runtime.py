@@ -53,10 +53,12 @@ class Runtime:
 
     def maintain(self) -> int:
         """Background upkeep, run by the scheduler: embed knowledge added since the last
-        call (new answers, imports) and, at most every TRAINING_CHECK, retrain the ranking
+        call (new answers, imports), save the router's vector index once enough vectors
+        changed since it was saved, and, at most every TRAINING_CHECK, retrain the ranking
         model if enough questions were answered since it was last fitted. Returns how many
         items were embedded."""
         indexed = index_pending(self.store, self.encoder)
+        self.router.save_index()
         now = self.clock.now()
         if self._next_training_check is None or now >= self._next_training_check:
             self._next_training_check = now + TRAINING_CHECK

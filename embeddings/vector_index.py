@@ -9,11 +9,17 @@ Two ways to search, chosen by `AnnConfig`:
   and a scan of a few percent of the items. In "auto" mode the index switches to it once it
   holds `threshold` items; in "on" mode once it holds `min_items` (below that a scan is
   exact and just as fast); in "off" mode never.
+
+Items can also be removed. An exact index moves its last row into the gap; an approximate
+one cannot move a row (it keeps codes, not vectors), so the row becomes a hole: its item
+id reads "" (never a real id) and the approximate index no longer holds it, so no search
+returns it. The approximate index and its rows can be saved and restored
+(`embeddings.index_store`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,12 +61,27 @@ class VectorIndex:
         self._people = np.zeros(0, dtype=np.int64)
         self.item_ids: list[str] = []
         self._row_of: dict[str, int] = {}
-        self._size = 0
+        self._size = 0  # rows in use, holes included
+        self._holes = 0  # removed rows of an approximate index (item id "")
         self._ann: IvfIndex | None = None
         self._compacted_at = 0  # size of the approximate index when last compacted
 
     def __len__(self) -> int:
+        """How many items the index holds (holes not counted)."""
+        return self._size - self._holes
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._row_of
+
+    @property
+    def rows(self) -> int:
+        """Rows in use, holes included: row numbers run from 0 to this."""
         return self._size
+
+    @property
+    def ann(self) -> IvfIndex | None:
+        """The approximate index (None while the index is exact)."""
+        return self._ann
 
     @property
     def approximate(self) -> bool:
@@ -109,6 +130,63 @@ class VectorIndex:
         switch_at = self.ann_config.switch_at()
         if switch_at is not None and self._size >= switch_at:
             self._go_approximate()
+
+    def remove(self, item_ids: Iterable[str]) -> int:
+        """Drop items (ids not held are ignored); returns how many were dropped."""
+        rows = sorted(
+            (r for item in set(item_ids) if (r := self._row_of.pop(item, None)) is not None),
+            reverse=True,
+        )
+        if not rows:
+            return 0
+        if self._ann is not None:
+            self._ann.remove(np.asarray(rows, dtype=np.int64))
+            for row in rows:
+                self.item_ids[row] = ""
+            self._holes += len(rows)
+            return len(rows)
+        # Exact: fill each gap with the last row, highest gaps first, so that the row
+        # moved is never one still waiting to be removed.
+        for row in rows:
+            last = self._size - 1
+            if row != last:
+                moved = self.item_ids[last]
+                self._matrix[row] = self._matrix[last]
+                self._people[row] = self._people[last]
+                self.item_ids[row] = moved
+                self._row_of[moved] = row
+            self.item_ids.pop()
+            self._size -= 1
+        return len(rows)
+
+    def rows_of(self, item_ids: Sequence[str]) -> np.ndarray:
+        """The row of each item, -1 for items not held."""
+        get = self._row_of.get
+        return np.fromiter((get(item, -1) for item in item_ids), np.int64, len(item_ids))
+
+    def set_people(self, item_ids: Sequence[str], people: Sequence[int]) -> None:
+        """Give items another author (items not held are ignored); the vectors stay."""
+        for item, person in zip(item_ids, people, strict=True):
+            row = self._row_of.get(item)
+            if row is not None:
+                self._people[row] = person
+
+    def restore(self, ann: IvfIndex, item_ids: list[str], people: np.ndarray) -> None:
+        """Become the approximate index `ann`, whose ids are rows of `item_ids` ("" for a
+        hole) written by `people` (a person index per row), replacing anything held."""
+        if len(item_ids) != len(people):
+            raise ValueError("one person per row expected")
+        self._ann = ann
+        self._compacted_at = len(ann)
+        self._matrix = np.zeros((0, self.dim), dtype=np.float32)
+        self._people = np.zeros(0, dtype=np.int64)
+        self._size = 0
+        self._reserve(len(item_ids))
+        self._people[: len(item_ids)] = people
+        self.item_ids = item_ids
+        self._row_of = {item: row for row, item in enumerate(item_ids) if item}
+        self._size = len(item_ids)
+        self._holes = self._size - len(self._row_of)
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Cosine similarity of `query` (a unit vector) to every item, by row (exact mode)."""
