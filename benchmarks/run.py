@@ -15,8 +15,10 @@ Everything is written to a temporary folder (or `--work DIR`); the table is also
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -222,9 +224,6 @@ def bench_latency(
     store.close()
     # A restart: the router above saved its approximate index beside the database, so a
     # new one loads it and reads from the store only the vectors written since (none).
-    import gc
-    import shutil
-
     reloads = []
     for run in range(scale.runs):
         store = Store(db)
