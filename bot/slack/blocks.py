@@ -8,7 +8,7 @@ limits (section text 3000, button text 75, modal title 24, private_metadata 3000
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.lifecycle.intents import (
@@ -22,7 +22,7 @@ from bot.lifecycle.intents import (
     SimilarFound,
     StatusUpdate,
 )
-from bot.lifecycle.overview import OpenQuestion, WaitingRequest
+from bot.lifecycle.overview import OpenQuestion, PersonOverview, WaitingRequest
 from bot.slack import ids
 from bot.slack.text import clip, escape, quote
 
@@ -545,21 +545,9 @@ HomeRequest = WaitingRequest
 
 
 @dataclass(frozen=True)
-class HomeData:
+class HomeData(PersonOverview):
     """Everything App Home shows one person. `admin_lines` is None for non-admins."""
 
-    name: str
-    opted_out: bool
-    skills: list[str]
-    topics: list[str]
-    answers_given: int
-    asks_last_day: int
-    max_asks_per_day: int | None
-    quiet_start: int | None
-    quiet_end: int | None
-    defaults: str  # the org defaults, in words
-    questions: list[HomeQuestion] = field(default_factory=list)
-    requests: list[HomeRequest] = field(default_factory=list)
     admin_lines: list[str] | None = None
 
 

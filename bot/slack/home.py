@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.lifecycle.overview import open_questions, org_defaults, waiting_requests
+from bot.lifecycle.overview import person_overview
 from bot.slack import blocks
 from bot.slack.services import Services
 from data.models import Person
@@ -10,27 +10,9 @@ from data.models import Person
 
 def home_data(svc: Services, person: Person, admin: bool) -> blocks.HomeData:
     """What App Home shows `person` (and, for an admin, the org's numbers)."""
-    flow, limits = svc.flow, svc.flow.limits
-    profile = svc.accounts.profile(person.id)
-    prefs = profile.preferences
-    questions = open_questions(flow, person.id)
-    requests = waiting_requests(flow, person.id)
-    defaults = org_defaults(limits)
-    return blocks.HomeData(
-        name=person.name,
-        opted_out=person.opted_out,
-        skills=profile.skills,
-        topics=profile.topics,
-        answers_given=profile.answers_given,
-        asks_last_day=profile.asks_last_day,
-        max_asks_per_day=prefs.max_asks_per_day,
-        quiet_start=prefs.quiet_start,
-        quiet_end=prefs.quiet_end,
-        defaults=defaults,
-        questions=questions,
-        requests=requests,
-        admin_lines=svc.runtime.stats().lines() if admin else None,
-    )
+    overview = person_overview(svc.flow, svc.accounts, person.id)
+    admin_lines = svc.runtime.stats().lines() if admin else None
+    return blocks.HomeData(**vars(overview), admin_lines=admin_lines)
 
 
 def publish_home(svc: Services, person: Person) -> None:

@@ -8,7 +8,6 @@ clicked one in place) or a short message (the card stays as it was).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.lifecycle.intents import (
@@ -22,7 +21,7 @@ from bot.lifecycle.intents import (
     SimilarFound,
     StatusUpdate,
 )
-from bot.lifecycle.overview import OpenQuestion, WaitingRequest
+from bot.lifecycle.overview import PersonOverview
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -318,29 +317,8 @@ QUIET_START_INPUT, QUIET_END_INPUT = "quiet_start", "quiet_end"
 MAX_ASKS_LIMIT = 100
 
 
-# The card's rows are the core's overview rows, shared with Slack's App Home.
-SettingsQuestion = OpenQuestion
-SettingsRequest = WaitingRequest
-
-
-@dataclass(frozen=True)
-class SettingsData:
-    """Everything the settings card shows one person. The inputs' values (skills, opted out,
-    limits) are what is saved, or, after a refused save, what they typed."""
-
-    person_id: str
-    name: str
-    opted_out: bool
-    skills: list[str]
-    topics: list[str]
-    answers_given: int
-    asks_last_day: int
-    max_asks_per_day: int | None
-    quiet_start: int | None
-    quiet_end: int | None
-    defaults: str  # the org defaults, in words
-    questions: list[SettingsQuestion] = field(default_factory=list)
-    requests: list[SettingsRequest] = field(default_factory=list)
+# What the settings card shows: the core's overview of the person, as App Home does.
+SettingsData = PersonOverview
 
 
 def _clip(value: str, limit: int = 140) -> str:
@@ -439,7 +417,7 @@ def settings_card(data: SettingsData, notice: str = "", error: str = "", limit: 
         _number_input(
             QUIET_END_INPUT, "Quiet hours end (hour, 0-23, your time)", data.quiet_end, 0, 23
         ),
-        text(data.defaults, isSubtle=True),
+        text(data.defaults + " Leave a field empty to use the default.", isSubtle=True),
     ]
     save = execute("Save", SAVE_SETTINGS, {"person_id": data.person_id}, style="positive")
     return adaptive_card(body, [save])

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.lifecycle.flow import Flow
 from bot.lifecycle.intents import AskExpert, intent_from
-from bot.lifecycle.overview import open_questions, org_defaults, waiting_requests
+from bot.lifecycle.overview import person_overview
 from bot.runtime import Runtime
 from bot.teams import cards
 
@@ -48,25 +48,5 @@ def snoozed_request_card(flow: Flow, ask_id: int, detail: str) -> dict[str, Any]
 def settings_data(runtime: Runtime, person_id: str) -> cards.SettingsData:
     """What the settings card shows a person (KeyError if not in the directory): their
     questions still going, requests waiting for them, their profile and limits."""
-    flow, store = runtime.flow, runtime.store
-    with store.transaction():  # one consistent snapshot
-        profile = runtime.accounts.profile(person_id)
-        questions = open_questions(flow, person_id)
-        requests = waiting_requests(flow, person_id)
-    prefs = profile.preferences
-    defaults = org_defaults(flow.limits) + " Leave a field empty to use the default."
-    return cards.SettingsData(
-        person_id=person_id,
-        name=profile.person.name,
-        opted_out=profile.person.opted_out,
-        skills=profile.skills,
-        topics=profile.topics,
-        answers_given=profile.answers_given,
-        asks_last_day=profile.asks_last_day,
-        max_asks_per_day=prefs.max_asks_per_day,
-        quiet_start=prefs.quiet_start,
-        quiet_end=prefs.quiet_end,
-        defaults=defaults,
-        questions=questions,
-        requests=requests,
-    )
+    with runtime.store.transaction():  # one consistent snapshot
+        return person_overview(runtime.flow, runtime.accounts, person_id)
