@@ -12,7 +12,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
@@ -615,15 +615,42 @@ class Store:
         """`vectors(model, since_seq)` in pieces of up to `size` rows, so that a million
         vectors never sit in memory twice (as blobs and as a matrix)."""
         cur = self.db.execute(
-            "SELECT v.item_id, k.person_id, v.dim, v.vector FROM vectors v "
-            "JOIN knowledge k ON k.id = v.item_id AND k.content_hash = v.content_hash "
-            "WHERE v.model = ? AND v.seq > ? ORDER BY v.seq",
+            f"SELECT {_CURRENT_VECTORS} WHERE v.model = ? AND v.seq > ? ORDER BY v.seq",
             (model, since_seq),
         )
-        while rows := cur.fetchmany(size):
-            ids, people, dims, blobs = zip(*rows, strict=True)
-            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), dims[0])
-            yield list(ids), list(people), matrix
+        yield from _vector_batches(cur, size)
+
+    def vectors_of(
+        self, model: str, dim: int, item_ids: Sequence[str], size: int = 500
+    ) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+        """(ids, authors, matrix) of the current `dim`-wide vectors of these items, in
+        pieces of up to `size` items (items with none are left out)."""
+        for start in range(0, len(item_ids), size):
+            chunk = list(item_ids[start : start + size])
+            cur = self.db.execute(
+                f"SELECT {_CURRENT_VECTORS} WHERE v.model = ? AND v.dim = ? "
+                f"AND v.item_id IN ({','.join('?' * len(chunk))})",
+                (model, dim, *chunk),
+            )
+            yield from _vector_batches(cur, len(chunk))
+
+    def knowledge_id_chunks(self, size: int = 65536) -> Iterator[list[str]]:
+        """Every knowledge item id, in pieces of up to `size` (an index-only scan)."""
+        cur = self.db.execute("SELECT id FROM knowledge")
+        while chunk := cur.fetchmany(size):
+            yield [item for (item,) in chunk]
+
+    def knowledge_vector_seqs(
+        self, model: str, since_seq: int
+    ) -> Iterator[tuple[str, str, int | None]]:
+        """(item id, author, seq of its vector) for the items changed after `since_seq`;
+        the seq is None when no vector of `model` matches the item's text now."""
+        yield from self.db.execute(
+            "SELECT k.id, k.person_id, v.seq FROM knowledge k "
+            "LEFT JOIN vectors v ON v.item_id = k.id AND v.model = ? "
+            "AND v.content_hash = k.content_hash WHERE k.seq > ?",
+            (model, since_seq),
+        )
 
     # ---------------------------------------------------------------------- lexical
 
@@ -713,6 +740,23 @@ class Store:
                 [[*v, first + n] for n, v in enumerate(values)],
             )
         return WriteCounts(inserted, updated, unchanged)
+
+
+# Vectors whose item still has the text they were computed from, with the item's author.
+_CURRENT_VECTORS = (
+    "v.item_id, k.person_id, v.dim, v.vector FROM vectors v "
+    "JOIN knowledge k ON k.id = v.item_id AND k.content_hash = v.content_hash"
+)
+
+
+def _vector_batches(
+    cur: sqlite3.Cursor, size: int
+) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+    """(ids, authors, matrix) from rows of `_CURRENT_VECTORS`, `size` rows at a time."""
+    while rows := cur.fetchmany(size):
+        ids, people, dims, blobs = zip(*rows, strict=True)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), dims[0])
+        yield list(ids), list(people), matrix
 
 
 # Rank inside the full-text table first and look up only the best `limit` items: joining

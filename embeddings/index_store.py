@@ -50,7 +50,7 @@ import secrets
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -345,14 +345,11 @@ class IndexFile:
         """Bring a loaded index in line with the store as a full read would see it now,
         but for vectors written after `seq`, which the caller reads next. Knowledge
         changed after `checked_seq` is looked at. Returns (items dropped, items added)."""
-        db = self.store.db
         # 1. Deleted items: a deletion leaves no row to find by seq, so every saved item
-        # is looked for among the knowledge ids (an index-only scan; deleting an item
-        # deletes its vectors too). Raw SQL: the store has no query for this yet.
+        # is looked for among the knowledge ids (deleting an item deletes its vectors too).
         found = np.zeros(vectors.rows, dtype=bool)
-        cur = db.execute("SELECT id FROM knowledge")
-        while chunk := cur.fetchmany(65536):
-            rows = vectors.rows_of([item for (item,) in chunk])
+        for chunk in self.store.knowledge_id_chunks():
+            rows = vectors.rows_of(chunk)
             found[rows[rows >= 0]] = True
         gone = [item for row, item in enumerate(vectors.item_ids) if item and not found[row]]
         # 2. Items whose knowledge row changed after `checked_seq` (found through the
@@ -363,13 +360,9 @@ class IndexFile:
         changed: list[str] = []
         authors: list[int] = []
         missing: list[str] = []
-        cur = db.execute(
-            "SELECT k.id, k.person_id, v.seq FROM knowledge k "
-            "LEFT JOIN vectors v ON v.item_id = k.id AND v.model = ? "
-            "AND v.content_hash = k.content_hash WHERE k.seq > ?",
-            (self.model_id, checked_seq),
-        )
-        for item, person, vector_seq in cur:
+        for item, person, vector_seq in self.store.knowledge_vector_seqs(
+            self.model_id, checked_seq
+        ):
             if vector_seq is None:
                 gone.append(item)  # no vector matches its text now
             elif item in vectors:
@@ -382,26 +375,12 @@ class IndexFile:
         dropped = vectors.remove(gone)
         vectors.set_people(changed, authors)
         added = 0
-        for ids, people, matrix in self._vectors_of(missing):
+        for ids, people, matrix in self.store.vectors_of(
+            self.model_id, self.dim, missing, _ID_CHUNK
+        ):
             vectors.upsert(ids, [person_index(p) for p in people], matrix)
             added += len(ids)
         return dropped, added
-
-    def _vectors_of(self, item_ids: list[str]) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
-        """(ids, authors, matrix) of the current vectors of these items, in chunks."""
-        for start in range(0, len(item_ids), _ID_CHUNK):
-            chunk = item_ids[start : start + _ID_CHUNK]
-            cur = self.store.db.execute(
-                "SELECT v.item_id, k.person_id, v.vector FROM vectors v "
-                "JOIN knowledge k ON k.id = v.item_id AND k.content_hash = v.content_hash "
-                f"WHERE v.model = ? AND v.dim = ? AND v.item_id IN ({','.join('?' * len(chunk))})",
-                (self.model_id, self.dim, *chunk),
-            )
-            found = cur.fetchall()
-            if found:
-                ids, people, blobs = zip(*found, strict=True)
-                matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim)
-                yield list(ids), list(people), matrix
 
 
 class _CheckedReader:
