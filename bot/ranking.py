@@ -28,11 +28,15 @@ GROUP_SPLIT: dict[str, dict[str, float]] = {
 }
 
 
+def column_top(matrix: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Each column's largest value among eligible rows, or 0 if none is above 0 (features
+    are never negative, and a column with nothing above 0 is left at 0 by the scaling)."""
+    return np.max(matrix, axis=0, where=eligible[:, None], initial=0.0)
+
+
 def scale_per_question(matrix: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     """Divide each column by its largest value among eligible people (0 stays 0)."""
-    if not eligible.any():
-        return np.zeros_like(matrix)
-    top = matrix[eligible].max(axis=0)
+    top = column_top(matrix, eligible)
     return np.divide(matrix, top, out=np.zeros_like(matrix), where=top > 0)
 
 
@@ -98,7 +102,7 @@ def _weighted(matrix: np.ndarray, weights: np.ndarray, eligible: np.ndarray) -> 
     Computed with einsum, not a BLAS product: BLAS splits even a small product over worker
     threads, which on a busy 2-core machine made scoring one question 50 times slower.
     """
-    top = np.max(matrix, axis=0, where=eligible[:, None], initial=0.0)
+    top = column_top(matrix, eligible)
     scaled = np.divide(weights, top, out=np.zeros_like(top), where=top > 0)
     return np.einsum("ij,j->i", matrix, scaled)
 
