@@ -242,23 +242,13 @@ class ActivityStats:
                 continue
             idf = math.log(1.0 + total / df)
             for target, index in ((answers, self._tag_answers), (items, self._tag_items)):
-                postings = index.get(tag)
-                if postings:
-                    people = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
-                    counts = np.fromiter(postings.values(), dtype=np.float64, count=len(postings))
-                    keep = people < n
-                    np.add.at(target, people[keep], idf * counts[keep])
+                _add_postings(target, index.get(tag), idf)
         return answers, items
 
     def helped(self, asker: int | None, n: int) -> np.ndarray:
         """How often each person helped `asker` before."""
         out = np.zeros(n)
-        row = self._helped.get(asker) if asker is not None else None
-        if row:
-            people = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
-            weights = np.fromiter(row.values(), dtype=np.float64, count=len(row))
-            keep = people < n
-            out[people[keep]] = weights[keep]
+        _add_postings(out, self._helped.get(asker) if asker is not None else None)
         return out
 
 
@@ -291,6 +281,19 @@ def ask_outcomes(store: Store) -> list[AskOutcome]:
         states,
     )
     return [AskOutcome(p, state in RESPONDED_STATES, closed) for p, state, closed in rows]
+
+
+def _add_postings(
+    target: np.ndarray, postings: dict[int, float] | None, scale: float = 1.0
+) -> None:
+    """Add `scale` times each person's value in `postings` to `target` (people beyond its
+    length, added since the arrays were sized, are left out)."""
+    if not postings:
+        return
+    people = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
+    values = np.fromiter(postings.values(), dtype=np.float64, count=len(postings))
+    keep = people < len(target)
+    np.add.at(target, people[keep], scale * values[keep])
 
 
 def _bump(postings: dict[int, float], person: int, by: float) -> None:
@@ -439,10 +442,5 @@ def _answer_share_on_tags(
     an answer with two of the tags counts twice, capped at 1)."""
     on_tags = np.zeros(n)
     for tag in tags:
-        postings = activity._tag_answers.get(tag)
-        if postings:
-            people = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
-            counts = np.fromiter(postings.values(), dtype=np.float64, count=len(postings))
-            keep = people < n
-            np.add.at(on_tags, people[keep], counts[keep])
+        _add_postings(on_tags, activity._tag_answers.get(tag))
     return np.minimum(1.0, np.divide(on_tags, answers, out=np.zeros(n), where=answers > 0))
