@@ -19,6 +19,7 @@ from bot.lifecycle.stats import OrgStats, org_stats
 from bot.router import Router
 from bot.settings import Settings
 from bot.training import retrain_if_due
+from data.intake_store import IntakeStore
 from data.store import Store
 from embeddings.encoder import Encoder
 from embeddings.indexer import index_pending
@@ -47,6 +48,7 @@ class Runtime:
         self.router = Router(self.store, self.encoder, settings)
         self.flow = Flow(self.store, self.router, settings, self.clock)
         self.accounts = Accounts(self.store, self.flow.lc, self.clock)
+        self.intake = IntakeStore(self.store)  # platform inputs, on disk before their ack
         self._next_training_check: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -1,19 +1,29 @@
 """Running the Slack app: HTTP (an ASGI app under uvicorn) or Socket Mode.
 
-HTTP mode serves `POST /slack/events` (Events API, interactivity, slash commands: Bolt
-verifies each request's signature and timestamp) and `GET /healthz`. The request is turned
-into a Bolt request with Bolt's Starlette adapter, and dispatched in a worker thread so a
-slow Slack call in one listener (`views.open`) never holds up the event loop and other acks.
+HTTP mode serves `POST /slack/events` (Events API, interactivity, slash commands) and
+`GET /healthz`. Each request is checked in this order, before anything else reads it:
+its size, then Slack's signature over the raw bytes (401 if it fails, whatever the body
+is), then the body's shape (400 for anything Slack would never send: bad UTF-8, JSON that
+is not an object, an empty or truncated `payload=`). Only then is it written to the intake
+table and dispatched to Bolt, in a worker thread so a slow Slack call in one listener
+(`views.open`) never holds up the event loop and other acks. A refusal logs one line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qsl
 
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt import BoltRequest
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -26,16 +36,108 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY = 1 << 20  # Slack's payloads are a few KB; refuse anything silly before parsing
+MAX_CLOCK_SKEW = 60 * 5  # Slack's own rule for the request timestamp
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+class BadRequest(ValueError):
+    """A request refused before Bolt sees it; `status` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def check_signature(secret: str, body: bytes, headers: Any, now: float | None = None) -> None:
+    """Slack's v0 signature over the raw body (and a fresh timestamp); BadRequest(401)
+    if it does not hold. Nothing of the body is parsed."""
+    timestamp = headers.get("x-slack-request-timestamp") or ""
+    signature = headers.get("x-slack-signature") or ""
+    if not _TIMESTAMP.fullmatch(timestamp) or not signature:
+        raise BadRequest(401, "missing or malformed signature headers")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
+        raise BadRequest(401, "stale request timestamp")
+    if not SignatureVerifier(secret).is_valid(body, timestamp, signature):
+        raise BadRequest(401, "bad signature")
+
+
+def parse_body(body: bytes, content_type: str) -> tuple[str, dict[str, Any]]:
+    """The body as text and as the dict Bolt will see; BadRequest(400) for anything that
+    is not one of Slack's three shapes (a JSON object; a form with a JSON-object
+    `payload`; a slash command's form)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(400, f"body is not UTF-8 ({error.reason})") from None
+    if content_type.startswith("application/json"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise BadRequest(400, "body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise BadRequest(400, "JSON body is not an object")
+        return text, parsed
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+        except ValueError:
+            raise BadRequest(400, "malformed form body") from None
+        if "payload" in form:
+            try:
+                payload = json.loads(form["payload"])
+            except ValueError:
+                raise BadRequest(400, "payload= is empty or not valid JSON") from None
+            if not isinstance(payload, dict):
+                raise BadRequest(400, "payload= is not a JSON object")
+            return text, payload
+        if form.get("command"):
+            return text, form
+        raise BadRequest(400, "form body is neither an interaction nor a slash command")
+    raise BadRequest(415, f"unsupported content type {content_type[:60]!r}")
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused (413) past MAX_BODY without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise BadRequest(413, "payload too large")
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BadRequest(413, "payload too large")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BadRequest(400, "client went away mid-request") from None
+    return b"".join(chunks)
 
 
 def create_asgi_app(bot: SlackBot) -> Starlette:
     """The ASGI app of HTTP mode, for uvicorn (and tests)."""
+    secret = bot.settings.signing_secret
+    if not secret:
+        raise ValueError("HTTP mode needs the signing secret (WHOKNOWS_SLACK__SIGNING_SECRET)")
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("payload too large", status_code=413)
-        bolt_response = await run_in_threadpool(bot.app.dispatch, to_bolt_request(request, body))
+        try:
+            body = await read_body(request)
+            check_signature(secret, body, request.headers)
+            text, _ = parse_body(body, request.headers.get("content-type", "").lower())
+        except BadRequest as refused:
+            client = request.client.host if request.client else "?"
+            log.warning(
+                "refused a request to %s from %s (%d): %s",
+                EVENTS_PATH,
+                client,
+                refused.status,
+                refused,
+            )
+            return PlainTextResponse(str(refused), status_code=refused.status)
+        headers = {k.lower(): [v] for k, v in request.headers.items()}
+        bolt_request = BoltRequest(body=text, query=request.url.query, headers=headers)
+        bolt_response = await run_in_threadpool(bot.intake.dispatch, bolt_request, text)
         return to_starlette_response(bolt_response)
 
     async def health(request: Request) -> Response:
@@ -76,15 +178,17 @@ def serve(settings: Settings, socket: bool = False) -> None:
     bot.start()
     try:
         if socket:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.slack.socket import DurableSocketModeHandler, run_until_terminated
 
             log.info("whoknows: Socket Mode")
-            SocketModeHandler(bot.app, app_token=settings.slack.app_token).start()
+            run_until_terminated(DurableSocketModeHandler(bot, settings.slack.app_token))
         else:
             import uvicorn
 
             where = f"{settings.slack.host}:{settings.slack.port}{EVENTS_PATH}"
             log.info("whoknows: HTTP on %s", where)
+            # uvicorn stops taking requests on SIGTERM and finishes the ones in flight;
+            # every one it acknowledged is already in the intake table.
             uvicorn.run(
                 create_asgi_app(bot),
                 host=settings.slack.host,

@@ -113,7 +113,11 @@ class Services:
 
     def open_modal(self, trigger_id: str, view: dict[str, Any], to: ReplyTo) -> None:
         """Open a modal for the interaction `trigger_id` (quickly, or not at all: the
-        person is told to try again)."""
+        person is told to try again). Not when replaying an input after a restart: its
+        trigger expired long ago, and the person has clicked again if they still want it."""
+        if self.jobs.replaying():
+            log.info("not reopening %s for %s after a restart", view.get("callback_id"), to.user)
+            return
         try:
             self.modal_client.views_open(trigger_id=trigger_id, view=view)
         except (SlackApiError, OSError) as error:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-
 from bot.slack.app import SlackBot, make_client
+from bot.slack.socket import DurableSocketModeHandler
 from embeddings.encoder import Encoder
 from tests.slack.double import APP_TOKEN, BOT_USER, TEAM, SocketModeDouble
 from tests.slack.harness import CHANNEL, SlackWorld, event_callback
@@ -26,7 +25,7 @@ def test_socket_mode_acks_envelopes_and_routes_questions(
             settings = world.settings.slack.model_copy(update={"app_token": APP_TOKEN})
             bot = SlackBot(world.runtime, settings, make_client(settings), socket_mode=True)
             bot.jobs.start()
-            handler = SocketModeHandler(bot.app, app_token=APP_TOKEN)
+            handler = DurableSocketModeHandler(bot, app_token=APP_TOKEN)
             handler.connect()
             try:
                 socket.wait_connected()
