@@ -148,18 +148,18 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(store, t
         "p2,U001,,,\n"  # the same tie as line 2, written the other way round
         ",p3,,,\n",
     )
-    assert failure(store, path) == [
+    assert failure(store, path) == [  # sorted by line
+        f"{path}:3: b: unknown person 'nobody@example.com' (not an id, email, Slack id or "
+        "Teams id in the directory)",
+        f"{path}:4: a and b are the same person ('p1')",
         f"{path}:5: unknown kind 'friend' (expected one of contact, helped, interacted)",
         f"{path}:6: kind 'team' is derived from the directory (manager_id, team), "
         "not imported as a contact",
         f"{path}:7: weight must be greater than 0, got 0",
         f"{path}:8: weight: expected a number, got 'heavy'",
         f"{path}:9: created_at: not an ISO date: 'yesterday'",
-        f"{path}:11: missing required value: a",
-        f"{path}:3: b: unknown person 'nobody@example.com' (not an id, email, Slack id or "
-        "Teams id in the directory)",
-        f"{path}:4: a and b are the same person ('p1')",
         f"{path}:10: duplicate contact between 'p1' and 'p2' (first on line 2)",
+        f"{path}:11: missing required value: a",
     ]
 
 
@@ -171,6 +171,46 @@ def test_contacts_with_people_not_in_the_directory_are_refused(store, tmp_path):
         f"{path}:2: a: unknown person 'x' (not an id, email, Slack id or Teams id in the "
         "directory)",
     ]
+
+
+def test_person_references_with_control_characters_are_refused_in_csv_and_jsonl(store, tmp_path):
+    rows = [("p1", "p2"), ("p1\x00", "p3"), ("p2", "p\u200b3"), ("\x1b[2Jp2", "p3\t")]
+    csv_path = write(tmp_path, "contacts.csv", "a,b\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    jsonl_path = write(
+        tmp_path, "contacts.jsonl", "".join(json.dumps({"a": a, "b": b}) + "\n" for a, b in rows)
+    )
+    reasons = [
+        "a: control character U+0000 (NUL) at character 3",
+        # U+200B (zero width space) is no control character, just nobody's id (and shown
+        # escaped, like any character that does not print)
+        "b: unknown person 'p\\u200b3' (not an id, email, Slack id or Teams id in the directory)",
+        # b's trailing tab is stripped like a space; the refused row is not resolved at all
+        "a: control character U+001B (ESC) at character 1",
+    ]
+    for path, first in ((csv_path, 2), (jsonl_path, 1)):
+        assert failure(store, path) == [
+            f"{path}:{line}: {reason}"
+            for line, reason in zip((first + 1, first + 2, first + 3), reasons, strict=True)
+        ]
+
+
+def test_a_huge_jsonl_line_is_refused_without_being_parsed(store, tmp_path, monkeypatch):
+    import data.importers.readers as readers
+
+    parsed: list[int] = []
+    real_loads = json.loads
+    monkeypatch.setattr(
+        readers.json, "loads", lambda s, **kw: parsed.append(len(s)) or real_loads(s, **kw)
+    )
+    huge = json.dumps({"a": "p1", "b": "p2", "note": "x" * readers.MAX_RECORD_CHARS})
+    path = write(tmp_path, "contacts.jsonl", f'{{"a": "p1", "b": "p3"}}\n{huge}\n{{"a": "p2"}}\n')
+
+    assert failure(store, path) == [
+        f"{path}:2: line is {len(huge):,} characters long: more than the 1,048,576 characters "
+        "one record may hold (not read)",
+        f"{path}:3: missing required value: b",
+    ]
+    assert max(parsed) < 100  # the huge line never reached the JSON parser
 
 
 def test_malformed_jsonl_lines_are_all_reported(store, tmp_path):

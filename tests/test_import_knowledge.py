@@ -222,18 +222,18 @@ def test_every_bad_item_is_reported_with_its_line_and_nothing_is_written(store, 
         {"person": "p1", "text": "tagged", "tags": {"a": 1}},
     ]
     path = write(tmp_path, "items.jsonl", jsonl(rows))
-    assert failure(store, path) == [
-        f"{path}:3: empty text",
-        f"{path}:4: missing required value: person (or person_id, author)",
-        f"{path}:6: date: not an ISO date: 'last tuesday'",
-        f"{path}:10: tags: expected a list or text, got an object",
+    assert failure(store, path) == [  # sorted by line
         f"{path}:2: person: unknown person 'p404' (not an id, email, Slack id or Teams id in "
         "the directory)",
+        f"{path}:3: empty text",
+        f"{path}:4: missing required value: person (or person_id, author)",
         f"{path}:5: duplicate id 'x1' (first on line 1)",
+        f"{path}:6: date: not an ISO date: 'last tuesday'",
         f"{path}:7: kind: Value error, unknown knowledge kind 'rumour' (expected one of "
         "('post', 'answer', 'question', 'comment', 'doc', 'skill'))",
         f"{path}:9: duplicate item: same person, source and title as line 8 (give each an id, "
         "or a different url or title)",
+        f"{path}:10: tags: expected a list or text, got an object",
     ]
 
 
@@ -300,3 +300,116 @@ def test_the_wrong_format_is_refused(store, tmp_path):
         f"{scalar}:1: expected an object, got a number",
         f"{scalar}:1: expected an object, got a number",
     ]
+
+
+# ------------------------------------------------------- control characters, limits
+
+
+def test_text_may_hold_lines_and_tabs_but_one_line_fields_no_control_characters(store, tmp_path):
+    rows = [
+        {"person": "p1", "title": "Fine", "text": "Step 1:\n\tdo this\r\n\tthen that"},
+        {"person": "p1", "title": "Nul", "text": "before\u0000after"},
+        {"person": "p1", "title": "Two\nlines", "text": "x"},
+        {"person": "p1", "text": "y", "tags": ["ok", "t\u0085g"], "url": "https://a\u007f"},
+        {"author": "p2\u0000", "text": "z", "source": "s\u001b", "id": "i\td"},
+    ]
+    path = write(tmp_path, "items.jsonl", jsonl(rows))
+    assert failure(store, path) == [
+        f"{path}:2: text: control character U+0000 (NUL) at character 7",
+        f"{path}:3: title: line break (U+000A) at character 4: this field must be one line",
+        f"{path}:4: url: control character U+007F (DEL) at character 10",
+        f"{path}:4: tags: control character U+0085 (next line) at character 2",
+        f"{path}:5: author: control character U+0000 (NUL) at character 3",
+        f"{path}:5: id: tab (U+0009) at character 2: this field must be one line",
+        f"{path}:5: source: control character U+001B (ESC) at character 2",
+    ]
+
+    import_knowledge(store, write(tmp_path, "fine.jsonl", jsonl(rows[:1])))
+    assert items_by_title(store)["Fine"].text == "Step 1:\n\tdo this\r\n\tthen that"
+
+
+def test_csv_items_are_refused_for_the_same_values(store, tmp_path):
+    path = write(
+        tmp_path,
+        "items.csv",
+        'person,title,text\np1,Fine,"Two\nlines\tand a tab"\np1,Bad,"nul\x00"\np\x002,T,x\n',
+    )
+    assert failure(store, path) == [
+        f"{path}:4: text: control character U+0000 (NUL) at character 4",
+        f"{path}:5: person: control character U+0000 (NUL) at character 2",
+    ]
+
+
+def test_a_markdown_file_with_a_control_character_is_refused_at_its_line(store, tmp_path):
+    nul = write(tmp_path, "docs/nul.md", "---\nauthor: p1\n---\nline one\n\tline\x00 two\n")
+    title = write(tmp_path, "docs/title.md", '---\nauthor: p1\ntitle: "Tab\\there"\n---\nok\n')
+    tags = write(tmp_path, "docs/tags.md", '---\nauthor: p1\ntags: [a, "b\\x1bc"]\n---\nok\n')
+    fine = write(tmp_path, "docs/fine.md", "---\nauthor: p1\n---\n# Fine\n\n\tcode\r\nmore\n")
+
+    assert failure(store, tmp_path / "docs") == [
+        f"{nul}:5: control character U+0000 (NUL) at column 6",
+        f"{tags}:1: tags: control character U+001B (ESC) at character 2",
+        f"{title}:1: title: tab (U+0009) at character 4: this field must be one line",
+    ]
+    assert import_knowledge(store, fine).counts == WriteCounts(inserted=1)
+
+
+def test_a_markdown_body_over_the_field_limit_or_a_file_over_the_record_limit_is_refused(
+    store, tmp_path
+):
+    from data.importers.readers import MAX_FIELD_CHARS, MAX_RECORD_CHARS
+
+    at_limit = write(tmp_path, "docs/a.md", "---\nauthor: p1\n---\n" + "x" * MAX_FIELD_CHARS)
+    assert import_knowledge(store, at_limit).counts == WriteCounts(inserted=1)
+
+    body = write(tmp_path, "docs/b.md", "---\nauthor: p1\n---\n" + "x" * (MAX_FIELD_CHARS + 1))
+    whole = write(tmp_path, "docs/c.md", "---\nauthor: p1\n---\n" + "é" * MAX_RECORD_CHARS)
+    huge = write(tmp_path, "docs/d.md", b"y" * (4 * MAX_RECORD_CHARS + 4))
+    assert failure(store, tmp_path / "docs") == [
+        f"{body}: text: 131,073 characters: more than the 131,072 a value may hold",
+        f"{whole}: file is {MAX_RECORD_CHARS + 19:,} characters long: more than the "
+        "1,048,576 characters one record may hold (not read)",
+        f"{huge}: file is {4 * MAX_RECORD_CHARS + 4:,} bytes: more than the 1,048,576 "
+        "characters one record may hold (not read)",
+    ]
+
+
+# ------------------------------------------------------------------- symbolic links
+
+
+def test_links_out_of_a_markdown_folder_are_refused_and_nothing_is_imported(store, tmp_path):
+    secret = write(tmp_path, "private/secret.md", "---\nauthor: p1\n---\nThe passwords.\n")
+    write(tmp_path, "private/more/also.md", "---\nauthor: p1\n---\nMore.\n")
+    write(tmp_path, "docs/good.md", "---\nauthor: p1\n---\nFine.\n")
+    docs = tmp_path / "docs"
+    (docs / "leak.md").symlink_to(secret)
+    (docs / "sub").mkdir()
+    (docs / "sub" / "private").symlink_to(tmp_path / "private", target_is_directory=True)
+    (docs / "gone.md").symlink_to(docs / "deleted.md")
+    (docs / "self.md").symlink_to("self.md")
+    (docs / "notes.txt").symlink_to("/etc/hostname")  # not Markdown: never read anyway
+
+    assert failure(store, docs) == [
+        f"{docs}/gone.md: broken symbolic link (to {docs}/deleted.md): nothing to read",
+        f"{docs}/leak.md: symbolic link to {secret}, outside {docs}: not followed",
+        f"{docs}/self.md: symbolic link loop: not followed",
+        f"{docs}/sub/private: symbolic link to {tmp_path}/private, outside {docs}: not followed",
+    ]
+
+
+def test_links_inside_a_markdown_folder_are_followed_once_and_never_round_a_loop(store, tmp_path):
+    write(tmp_path, "docs/a.md", "---\nauthor: p1\n---\nA.\n")
+    write(tmp_path, "docs/sub/b.md", "---\nauthor: p2\n---\nB.\n")
+    docs = tmp_path / "docs"
+    (docs / "latest.md").symlink_to("a.md")
+    (docs / "mirror").symlink_to("sub", target_is_directory=True)
+    (docs / "sub" / "up").symlink_to("..", target_is_directory=True)  # a loop
+    (tmp_path / "link-to-docs").symlink_to(docs, target_is_directory=True)
+
+    assert import_knowledge(store, docs).counts == WriteCounts(inserted=2)
+    assert sorted(i.id for i in store.knowledge() if i.kind != "skill") == [
+        "md:a.md",
+        "md:sub/b.md",
+    ]
+    # The folder named through a link is the same folder: the same items, unchanged.
+    assert import_knowledge(store, tmp_path / "link-to-docs").counts == WriteCounts(unchanged=2)

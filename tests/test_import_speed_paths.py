@@ -1,20 +1,33 @@
 """The quick paths of big imports do what the general ones do: plain contact rows, CSV
-parsing, text values, the management cycle check, and the bulk contact load that builds the
-contacts indexes after the rows."""
+parsing, text values, the field checks (skipped for CSV text known to be clean, one C-speed
+test for most values), the management cycle check, and the bulk contact load that builds
+the contacts indexes after the rows."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import re
 import sqlite3
+from pathlib import Path
 
 import networkx as nx
 import pytest
 
-from data.importers.contacts import _checked_pair, _plain_pair
-from data.importers.directory import _has_cycle, _management_cycles
-from data.importers.errors import ProblemList
-from data.importers.readers import Record, parse_csv, split_list, text_value
+from data.importers import readers
+from data.importers.contacts import _checked_pair, _plain_pair, import_contacts
+from data.importers.directory import _has_cycle, _management_cycles, import_directory
+from data.importers.errors import ImportFailed, ProblemList
+from data.importers.readers import (
+    MAX_FIELD_CHARS,
+    Record,
+    Table,
+    check_fields,
+    field_problem,
+    parse_csv,
+    split_list,
+    text_value,
+)
 from data.models import Contact, Person
 from data.store import Store
 
@@ -25,7 +38,9 @@ class Text(str):
 
 # ------------------------------------------------------------------- contact rows
 
-REFS = [None, "", "  ", "p1", " p2 ", 7, True, Text("p3")]
+# Control characters are refused by the readers (`check_fields`) before rows get here, so
+# both paths take such a ref alike.
+REFS = [None, "", "  ", "p1", " p2 ", 7, True, Text("p3"), "p\x004", " p\t5 "]
 KINDS = [None, "", "contact", " helped ", "interacted", "manager", "team", "bogus", 3]
 WEIGHTS = [None, "", " ", "1", " 2.5 ", "0", "-1", "nan", "inf", "-inf", "1e400", "x", 2, 0.5]
 DATES = [None, "", " ", "2024-01-02", " 2024-01-02T03:04:05+01:00 ", "2024-13-01", "soon", 5]
@@ -81,6 +96,122 @@ def test_a_broken_quote_is_reported_on_the_line_of_its_row():
     assert table is not None and [r.line for r in table.records] == [2]
     assert [p.line for p in problems.problems] == [4]
     assert problems.problems[0].reason.startswith("malformed CSV: ")
+
+
+# ----------------------------------------------------------------- field checks
+
+CONTROLS = [
+    "\x00",
+    "\x01",
+    "\t",
+    "\n",
+    "\r",
+    "\x0b",
+    "\x1b",
+    "\x1f",
+    "\x7f",
+    "\x80",
+    "\x85",
+    "\x9f",
+]
+PRINTABLE = ["a", "Z", "0", " ", ",", '"', ";", "é", "ß", "\u00a0", "\u2028", "\u200b", "日", "🙂"]
+SINGLE_LINE_BAD = re.compile("[\x00-\x1f\x7f-\x9f]")
+MULTI_LINE_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def test_the_quick_test_of_a_value_agrees_with_the_full_field_check():
+    rng = random.Random(11)
+    for _ in range(20_000):
+        alphabet = PRINTABLE if rng.random() < 0.5 else [*PRINTABLE, *CONTROLS]
+        value = "".join(rng.choices(alphabet, k=rng.randint(0, 8)))
+        for multiline, bad in ((False, SINGLE_LINE_BAD), (True, MULTI_LINE_BAD)):
+            refused = bad.search(value.strip()) is not None  # stripped: edges are dropped
+            assert (field_problem(value, multiline) is not None) == refused, (value, multiline)
+
+
+def test_the_field_limit_counts_the_value_as_given_in_text_and_lists():
+    assert field_problem("x" * MAX_FIELD_CHARS) is None
+    assert field_problem(" " + "x" * MAX_FIELD_CHARS) == (
+        f"{MAX_FIELD_CHARS + 1:,} characters: more than the {MAX_FIELD_CHARS:,} a value may hold"
+    )
+    assert field_problem(["x" * (MAX_FIELD_CHARS // 2)] * 2) is None
+    assert field_problem(["x" * (MAX_FIELD_CHARS // 2)] * 2 + ["y"]) is not None
+    assert field_problem(["ok", "b\x00d"]) == "control character U+0000 (NUL) at character 2"
+    assert field_problem([3, None, {"a": "\x00"}]) is None  # other types: the value readers'
+    assert field_problem(12) is None
+
+
+def test_a_csv_table_is_clean_only_when_no_value_would_be_refused():
+    rng = random.Random(17)
+    alphabet = ["a", "b", " ", ",", '"', "\n", "\r\n", "\r", "é", *CONTROLS]
+    clean_tables = 0
+    for _ in range(5_000):
+        weights = [20, 20, 10, 10, 2, 6, 3, 1, 5] + [1] * len(CONTROLS)
+        body = "".join(rng.choices(alphabet, weights=weights, k=rng.randint(1, 30)))
+        problems = ProblemList("x.csv")
+        table = parse_csv("a,b\n" + body, problems)
+        if table is None or not table.clean:
+            continue
+        clean_tables += 1
+        # The full check of every value, as for JSON, finds nothing either.
+        full = ProblemList("x.csv")
+        unchecked = Table(table.records, table.columns)
+        assert check_fields(unchecked, full, ["a"], ["b"]) == table.records
+        assert not full, (body, [str(p) for p in full.problems])
+    assert clean_tables > 500  # the quick way is taken for plain text
+
+
+def test_a_multi_line_value_or_a_control_character_makes_a_csv_table_unclean():
+    for text in (
+        'a,b\n"x\ny",z\n',
+        'a,b\r\n"x\ry",z\r\n',
+        "a,b\nx\x00y,z\n",
+        "a,b\nx\ty,z\n",
+        "a,b\nx\x85y,z\n",
+    ):
+        table = parse_csv(text, ProblemList("x.csv"))
+        assert table is not None and not table.clean, text
+    for text in ("a,b\nx,y\n", "a,b\r\nx,y\r\n\r\nz,w", 'a,b\n"x,y",z\n'):
+        table = parse_csv(text, ProblemList("x.csv"))
+        assert table is not None and table.clean, text
+
+
+def _import_outcome(importer, store: Store, path: Path) -> tuple[str, ...]:
+    try:
+        return (str(importer(store, path)),)
+    except ImportFailed as failure:
+        return tuple(str(p) for p in failure.problems)
+
+
+@pytest.mark.parametrize(
+    ("people", "contacts"),
+    [
+        (
+            "id,name,email,manager_id\r\np1,Ada,ada@x.com,\r\np2,Dana,dana@x.com,p1\r\n",
+            "a,b,kind\r\np1,p2,helped\r\nada@x.com,dana@x.com,\r\n",
+        ),
+        (
+            'id,name,title\np1,Ada,"Chief\nOfficer"\np2,Da\x00na,\np3,Sam,\tSRE\n',
+            "a,b\np1,p2\np\x001,p2\np1,p3\t\n",
+        ),
+    ],
+)
+def test_imports_come_out_the_same_with_or_without_the_clean_csv_shortcut(
+    tmp_path, monkeypatch, people, contacts
+):
+    (tmp_path / "people.csv").write_text(people, encoding="utf-8", newline="")
+    (tmp_path / "contacts.csv").write_text(contacts, encoding="utf-8", newline="")
+
+    def run() -> list[tuple[str, ...]]:
+        store = Store(":memory:")
+        return [
+            _import_outcome(import_directory, store, tmp_path / "people.csv"),
+            _import_outcome(import_contacts, store, tmp_path / "contacts.csv"),
+        ]
+
+    quick = run()
+    monkeypatch.setattr(readers, "_no_control_in_csv", lambda text: False)  # never clean
+    assert run() == quick
 
 
 # ------------------------------------------------------------------------ values

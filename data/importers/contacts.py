@@ -63,7 +63,9 @@ def import_contacts(store: Store, path: Path) -> ImportResult:
 
 def _import_contacts(store: Store, path: Path) -> ImportResult:
     problems = ProblemList(path)
-    table = read_table(path, problems, ("contacts",), "contacts")
+    table = read_table(
+        path, problems, ("contacts",), "contacts", single_line=("a", "b"), drop_refused=True
+    )
     if table is None or not table.records:
         problems.raise_if_any()
     assert table is not None

@@ -29,7 +29,9 @@ from data.importers.readers import (
     Record,
     Table,
     bool_value,
+    check_fields,
     detect_format,
+    field_problem,
     find_duplicates,
     gc_paused,
     json_table,
@@ -60,6 +62,8 @@ TEXT_COLUMNS = (
     "teams_id",
 )
 UNIQUE_COLUMNS = ("email", "slack_id", "teams_id")
+# Columns whose values must be one line of text, no longer than the field limit.
+ONE_LINE_COLUMNS = ("id", *TEXT_COLUMNS, "skills")
 
 # Slack custom profile field label (lower case) -> Person attribute.
 DEFAULT_LABEL_MAP: dict[str, str] = {
@@ -134,8 +138,10 @@ def _import_directory(store: Store, path: Path) -> ImportResult:
         table = json_table(doc, problems, ("people",), "people") if doc is not None else None
         if table is not None and not table.records and not problems:
             problems.add(0, "empty file (no people)")
+        if table is not None:
+            check_fields(table, problems, ONE_LINE_COLUMNS)
     elif fmt is not None:
-        table = read_table(path, problems, what="people")
+        table = read_table(path, problems, what="people", single_line=ONE_LINE_COLUMNS)
     if table is None or not table.records:
         problems.raise_if_any()  # an unreadable or empty file has always been reported
     assert table is not None
@@ -295,7 +301,11 @@ def _check_people(
     managers, no management cycles, valid time zones."""
     file_lines = {r.id: r.line for r in reversed(rows)}  # first line of each id
     for line, person in people:
-        if person.timezone and not _valid_timezone(person.timezone):
+        if (
+            person.timezone
+            and field_problem(person.timezone) is None  # else refused already
+            and not _valid_timezone(person.timezone)
+        ):
             problems.add(line, f"timezone: unknown time zone {person.timezone!r}")
         if person.email and "@" not in person.email:
             problems.add(line, f"email: not an email address: {person.email!r}")
@@ -315,7 +325,7 @@ def _check_people(
         manager = person.manager_id
         if manager == person.id:
             problems.add(line, f"manager_id: {person.id!r} is their own manager")
-        elif manager is not None and manager not in known:
+        elif manager is not None and manager not in known and field_problem(manager) is None:
             problems.add(
                 line, f"manager_id: unknown person {manager!r} (not in this file or the directory)"
             )
@@ -415,6 +425,10 @@ def _import_slack(
         if sid is None:
             problems.add(record.line, "member without an id")
             continue
+        reason = field_problem(sid)
+        if reason is not None:
+            problems.add(record.line, f"id: {reason}")
+            continue
         if _skipped(record.values, sid):
             deleted.add(sid)
             continue
@@ -507,17 +521,31 @@ def _slack_row(
 ) -> _Row:
     """The attributes one Slack member gives (only those Slack has a value for)."""
     v = record.values
+
+    def checked(what: str, value: Any) -> str | None:
+        """`value` as plain text, or None (with a problem) if it may not be imported."""
+        text = _plain(value)
+        reason = field_problem(value) if text is not None else None
+        if reason is not None:
+            problems.add(record.line, f"{what}: {reason}")
+            return None
+        return text
+
     fields: dict[str, Any] = {"slack_id": sid}
-    name = _plain(profile.get("real_name")) or _plain(v.get("real_name")) or _plain(v.get("name"))
-    fields["name"] = name
-    if name is None:
+    names = (("profile.real_name", profile, "real_name"), ("real_name", v, "real_name"))
+    for what, source, key in (*names, ("name", v, "name")):
+        if _plain(source.get(key)) is not None:
+            fields["name"] = checked(what, source.get(key))  # None: reported
+            break
+    else:
+        fields["name"] = None
         problems.add(record.line, "missing required value: name (no real_name or name)")
-    for attr, value in (
-        ("title", profile.get("title")),
-        ("email", profile.get("email")),
-        ("timezone", v.get("tz")),
+    for attr, what, value in (
+        ("title", "profile.title", profile.get("title")),
+        ("email", "profile.email", profile.get("email")),
+        ("timezone", "tz", v.get("tz")),
     ):
-        if _plain(value):
+        if checked(what, value):
             fields[attr] = _plain(value)
 
     custom = profile.get("fields") or {}
@@ -528,8 +556,10 @@ def _slack_row(
         label = context.labels.get(field_id)
         attr = context.mapping.get(label.strip().lower()) if label else None
         raw = entry.get("value") if isinstance(entry, dict) else entry
-        value = _plain(raw)
-        if attr is None or value is None:
+        if attr is None or _plain(raw) is None:
+            continue
+        value = checked(label or field_id, raw)
+        if value is None:
             continue
         if attr == "skills":
             fields["skills"] = split_list([*fields.get("skills", []), *split_list(value, ",;")])

@@ -7,6 +7,8 @@ from pathlib import Path
 
 # How many problems an error message lists before it summarises the rest.
 MAX_LISTED = 50
+# The longest reason kept: a reason quotes values, and a value may be huge.
+MAX_REASON_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,16 @@ class ImportProblem:
 
 
 class ImportFailed(Exception):
-    """An import found problems; nothing was written."""
+    """An import found problems; nothing was written.
+
+    `problems` are grouped by file (in the order each file first appears) and sorted by
+    line within a file (whole-file problems first); problems on one line keep their order."""
 
     def __init__(self, problems: list[ImportProblem]) -> None:
-        self.problems = problems
+        files: dict[str, int] = {}
+        for problem in problems:
+            files.setdefault(problem.file, len(files))
+        self.problems = sorted(problems, key=lambda p: (files[p.file], p.line))
         super().__init__(self.report())
 
     def report(self, limit: int = MAX_LISTED) -> str:
@@ -45,7 +53,11 @@ class ProblemList:
         self.problems: list[ImportProblem] = []
 
     def add(self, line: int, reason: str) -> None:
-        """Record a problem at `line` (0 for the file as a whole)."""
+        """Record a problem at `line` (0 for the file as a whole). A reason longer than
+        MAX_REASON_CHARS (it quotes a huge value) is cut short."""
+        if len(reason) > MAX_REASON_CHARS:
+            cut = len(reason) - MAX_REASON_CHARS
+            reason = f"{reason[:MAX_REASON_CHARS]}… ({cut:,} more characters)"
         self.problems.append(ImportProblem(self.file, line, reason))
 
     def extend(self, other: ProblemList) -> None:

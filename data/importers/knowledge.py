@@ -7,6 +7,7 @@ against the directory, and only if nothing is wrong are the items written.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -19,16 +20,20 @@ from pydantic import ValidationError
 
 from data.importers.errors import ImportFailed, ImportProblem, ProblemList
 from data.importers.readers import (
+    MAX_RECORD_CHARS,
     ImportResult,
     Record,
     Table,
+    check_fields,
     date_value,
     detect_format,
+    field_problem,
     list_value,
     person_ref,
     read_table,
     read_text,
     require_columns,
+    text_control,
     text_value,
     validation_reasons,
 )
@@ -40,6 +45,8 @@ PERSON_NAMES = ("person", "person_id", "author")
 TEXT_NAMES = ("text", "body")
 DATE_NAMES = ("date", "created_at")
 TAG_SEPARATORS = ";,"
+# Columns (and front matter keys) whose values must be one line; the text may have many.
+ONE_LINE_NAMES = (*PERSON_NAMES, "id", "title", "source", "url", "tags")
 
 DEFAULT_KIND = "post"
 MARKDOWN_KIND = "doc"
@@ -92,7 +99,15 @@ def import_knowledge(store: Store, path: Path) -> ImportResult:
         drafts, file_lists = _read_markdown(path, problems)
         lists.extend(file_lists)
     elif fmt is not None:
-        table = read_table(path, problems, ("items", "knowledge"), "items")
+        table = read_table(
+            path,
+            problems,
+            ("items", "knowledge"),
+            "items",
+            single_line=ONE_LINE_NAMES,
+            multi_line=TEXT_NAMES,
+            drop_refused=True,
+        )
         if table is not None:
             drafts = _tabular_drafts(table, problems)
     if not drafts:
@@ -203,31 +218,97 @@ def _draft(
 
 def _read_markdown(path: Path, problems: ProblemList) -> tuple[list[_Draft], list[ProblemList]]:
     """Drafts from one Markdown file or every *.md under a folder, with one problem list
-    per file (so problems name the Markdown file they are about)."""
+    per file (so problems name the Markdown file, or the link, they are about)."""
+    lists: list[ProblemList] = []
     if path.is_dir():
-        root = path
-        files = sorted(
-            (p for p in path.rglob("*.md") if p.is_file() and not _hidden(p.relative_to(path))),
-            key=lambda p: p.relative_to(path).as_posix(),
-        )
-        if not files:
+        files, lists = _markdown_files(path, problems)
+        if not files and not lists:
             problems.add(0, "no Markdown (.md) files in this folder")
     else:
-        root, files = path.parent, [path]
+        files = [(path, path.name)]
     drafts: list[_Draft] = []
-    lists: list[ProblemList] = []
-    for file in files:
+    for file, relative in files:
         file_problems = ProblemList(file)
         lists.append(file_problems)
-        draft = _markdown_draft(file, root, file_problems)
+        draft = _markdown_draft(file, relative, file_problems)
         if draft is not None:
             drafts.append(draft)
     return drafts, lists
 
 
-def _markdown_draft(file: Path, root: Path, problems: ProblemList) -> _Draft | None:
-    text = read_text(file, problems)
+def _markdown_files(
+    root: Path, problems: ProblemList
+) -> tuple[list[tuple[Path, str]], list[ProblemList]]:
+    """Every Markdown file under `root` as (path, path relative to `root`), sorted by the
+    relative path, hidden files and folders left out; and a problem list for each
+    symbolic link that is not followed.
+
+    Links are followed only within the folder: a link to a folder or a Markdown file that
+    resolves outside it is refused, and so is a broken link or a loop of links named *.md
+    (others lead to nothing that would be imported). Each file is read once, under its
+    real path in the folder, however many links lead to it, and each folder is walked once
+    (a link to a folder already walked, or to one of its parents, leads nowhere new)."""
+    real_root = root.resolve()
+    found: dict[str, Path] = {}
+    refused: list[ProblemList] = []
+    walked: set[Path] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        real_folder = folder.resolve()
+        if real_folder in walked:
+            continue
+        walked.add(real_folder)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            problems.add(0, f"cannot read the folder {folder}: {exc.strerror or exc}")
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            link = entry.is_symlink()
+            markdown = entry.name.endswith(".md")
+            if not link:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif markdown and entry.is_file(follow_symlinks=False):
+                    real = Path(entry.path).resolve()
+                    found.setdefault(real.relative_to(real_root).as_posix(), real)
+                continue
+            reason, real = _link_target(Path(entry.path), real_root, root)
+            if reason is None and real is not None and real.is_dir():
+                pending.append(Path(entry.path))
+            elif reason is None and real is not None and markdown and real.is_file():
+                found.setdefault(real.relative_to(real_root).as_posix(), real)
+            elif reason is not None and (markdown or (real is not None and real.is_dir())):
+                link_problems = ProblemList(entry.path)
+                link_problems.add(0, reason)
+                refused.append(link_problems)
+    files = [(root / relative, relative) for relative in sorted(found)]
+    return files, refused
+
+
+def _link_target(link: Path, real_root: Path, root: Path) -> tuple[str | None, Path | None]:
+    """Where a symbolic link leads, and why it may not be followed (None if it may)."""
+    try:
+        real = link.resolve(strict=True)
+    except FileNotFoundError:
+        return f"broken symbolic link (to {os.readlink(link)}): nothing to read", None
+    except (OSError, RuntimeError):  # a loop of links
+        return "symbolic link loop: not followed", None
+    if not real.is_relative_to(real_root):
+        return f"symbolic link to {real}, outside {root}: not followed", real
+    return None, real
+
+
+def _markdown_draft(file: Path, relative: str, problems: ProblemList) -> _Draft | None:
+    text = read_text(file, problems, max_chars=MAX_RECORD_CHARS)
     if text is None:
+        return None
+    control = text_control(text)
+    if control is not None:  # (what YAML would refuse too, less clearly)
+        problems.add(*control)
         return None
     try:
         post = frontmatter.loads(text)
@@ -242,7 +323,13 @@ def _markdown_draft(file: Path, root: Path, problems: ProblemList) -> _Draft | N
             return None
     if not any(meta.get(n) not in (None, "") for n in PERSON_NAMES):
         problems.add(1, "front matter: missing required value: author")
-    relative = file.relative_to(root).as_posix()
+    before = len(problems.problems)
+    check_fields(Table([record]), problems, ONE_LINE_NAMES)
+    body = field_problem(post.content, multiline=True)
+    if body is not None:
+        problems.add(0, f"text: {body}")
+    if len(problems.problems) > before:
+        return None
     draft = _draft(
         record,
         problems,
@@ -268,10 +355,6 @@ def _first_heading(markdown: str) -> str | None:
         elif not in_fence and (m := _HEADING.match(line)):
             return m.group(1).strip() or None
     return None
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
 
 
 # ----------------------------------------------------------------------- resolve

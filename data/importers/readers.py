@@ -31,6 +31,38 @@ _WS = re.compile(r"[ \t\n\r]*")
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n"}
 
+# The longest value any field may hold, in characters, in every format (CSV, JSON, JSONL,
+# Markdown front matter and body) of every import (directory, contacts, knowledge). It is
+# Python's csv default, which the CSV reader is held to (`parse_csv`).
+MAX_FIELD_CHARS = 131_072
+# The longest record read at all: one JSONL line, one Markdown file. A longer one is refused
+# before it is parsed. Room for a few fields at the limit, JSON-escaped.
+MAX_RECORD_CHARS = 8 * MAX_FIELD_CHARS
+
+# Control characters: C0 (U+0000-U+001F), DEL (U+007F) and C1 (U+0080-U+009F). One-line
+# fields (ids, names, emails, titles, tags...) may hold none; multi-line text (a knowledge
+# item's body) may hold tabs and line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What CSV text may hold for `parse_csv` to know, without looking at each value, that no
+# value holds a control character: anything but those and tabs (line breaks end rows; one
+# inside a quoted value makes its row span lines, which `parse_csv` notices).
+_CONTROL_IN_CSV = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_IN_CSV_BYTES = bytes([*range(0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CONTROL_NAMES = {
+    "\x00": "NUL",
+    "\x07": "BEL",
+    "\x08": "backspace",
+    "\x09": "tab",
+    "\x0a": "line break",
+    "\x0b": "vertical tab",
+    "\x0c": "form feed",
+    "\x0d": "carriage return",
+    "\x1b": "ESC",
+    "\x7f": "DEL",
+    "\x85": "next line",
+}
+
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -60,11 +92,14 @@ class Record:
 @dataclass
 class Table:
     """The records of one file and the columns it has (the CSV header, or for JSON every
-    key any object has). `header_line` is where a missing column is reported."""
+    key any object has). `header_line` is where a missing column is reported. `clean`
+    means no value can hold a control character or be over MAX_FIELD_CHARS (known for
+    CSV text from one scan of the whole file), so `check_fields` has nothing to look at."""
 
     records: list[Record]
     columns: set[str] = field(default_factory=set)
     header_line: int = 1
+    clean: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,11 +166,16 @@ def detect_format(path: Path, problems: ProblemList, allowed: Sequence[str]) -> 
     return fmt
 
 
-def read_text(path: Path, problems: ProblemList) -> str | None:
+def read_text(path: Path, problems: ProblemList, max_chars: int | None = None) -> str | None:
     """The file decoded as UTF-8 (a leading BOM is dropped), or None after recording why
     it cannot be read: missing, unreadable, not UTF-8 (with the line of the first bad
-    byte) or empty."""
+    byte), empty, or (with `max_chars`) longer than that; a file too big to be that short
+    in UTF-8 is not even read."""
     try:
+        size = path.stat().st_size if max_chars is not None else 0
+        if max_chars is not None and size > 4 * max_chars + 3:  # 4: UTF-8's longest, 3: BOM
+            problems.add(0, f"file is {size:,} bytes: {_record_limit()}")
+            return None
         raw = path.read_bytes()
     except FileNotFoundError:
         problems.add(0, "file not found")
@@ -154,6 +194,9 @@ def read_text(path: Path, problems: ProblemList) -> str | None:
             "(save the file as UTF-8)",
         )
         return None
+    if max_chars is not None and len(text) > max_chars:
+        problems.add(0, f"file is {len(text):,} characters long: {_record_limit()}")
+        return None
     if not text.strip():
         problems.add(0, "empty file (no records)")
         return None
@@ -161,13 +204,22 @@ def read_text(path: Path, problems: ProblemList) -> str | None:
 
 
 def read_table(
-    path: Path, problems: ProblemList, list_keys: Sequence[str] = (), what: str = "records"
+    path: Path,
+    problems: ProblemList,
+    list_keys: Sequence[str] = (),
+    what: str = "records",
+    single_line: Sequence[str] = (),
+    multi_line: Sequence[str] = (),
+    drop_refused: bool = False,
 ) -> Table | None:
     """Read a CSV, JSON or JSONL file into records with line numbers.
 
     JSON may be a list of objects or an object holding such a list under one of `list_keys`.
     Returns None (with problems recorded) when the file cannot be read at all; a table
-    with no records is reported as an empty file."""
+    with no records is reported as an empty file. The values of the `single_line` and
+    `multi_line` columns are checked by `check_fields`; with `drop_refused`, records with
+    a refused value are left out of the table (when nothing else refers to them, so later
+    checks have nothing more to say about them)."""
     fmt = detect_format(path, problems, ("csv", "json", "jsonl"))
     if fmt is None:
         return None
@@ -183,7 +235,109 @@ def read_table(
         table = json_table(doc, problems, list_keys, what) if doc else None
     if table is not None and not table.records and not problems:
         problems.add(0, f"empty file (no {what})")
+    if table is not None:
+        kept = check_fields(table, problems, single_line, multi_line)
+        if drop_refused:
+            table.records = kept
     return table
+
+
+# ------------------------------------------------------------------ field checks
+
+
+def check_fields(
+    table: Table,
+    problems: ProblemList,
+    single_line: Sequence[str] = (),
+    multi_line: Sequence[str] = (),
+) -> list[Record]:
+    """Report each value of these columns that is over MAX_FIELD_CHARS or holds a control
+    character (`field_problem`), as `line: column: reason`; return the records without
+    such a value. The table is left as it is."""
+    if table.clean:
+        return table.records
+    columns = [(name, False) for name in single_line] + [(name, True) for name in multi_line]
+    kept: list[Record] = []
+    for record in table.records:
+        values = record.values
+        refused = False
+        for name, multiline in columns:
+            value = values.get(name)
+            if value is not None:
+                reason = field_problem(value, multiline)
+                if reason is not None:
+                    problems.add(record.line, f"{name}: {reason}")
+                    refused = True
+        if not refused:
+            kept.append(record)
+    return kept
+
+
+def field_problem(value: Any, multiline: bool = False) -> str | None:
+    """Why a field's value may not be imported, or None if it may (or is not text: the
+    value readers report wrong types).
+
+    Text over MAX_FIELD_CHARS characters (counted as given, surrounding spaces included,
+    as the CSV reader counts) is refused, and so is any control character left once the
+    text is stripped: C0, DEL or C1; `multiline` text may keep tabs and line breaks. A list
+    (of tags, skills) counts as one value: its items together, each of them checked."""
+    if isinstance(value, str):
+        if len(value) <= MAX_FIELD_CHARS and value.isprintable():
+            return None  # nearly every value: one C-speed pass
+        if len(value) > MAX_FIELD_CHARS:
+            return _field_limit(len(value))
+        return _control_problem(value.strip(), multiline)
+    if isinstance(value, list):
+        total = 0
+        for item in value:
+            if isinstance(item, str):
+                total += len(item)
+                reason = field_problem(item, multiline)
+                if reason is not None:
+                    return reason
+        if total > MAX_FIELD_CHARS:
+            return _field_limit(total)
+    return None
+
+
+def text_control(text: str) -> tuple[int, str] | None:
+    """Where the first control character is that multi-line text may not hold (tabs and
+    line breaks it may), as (line, "what it is at column N"); None if there is none. For a
+    whole file (Markdown), where a line is more use than a place in one value."""
+    found = _CONTROL_IN_TEXT.search(text)
+    if found is None:
+        return None
+    start = found.start()
+    line_start = text.rfind("\n", 0, start) + 1
+    line = text.count("\n", 0, start) + 1
+    return line, f"{_control_name(found.group())} at column {start - line_start + 1}"
+
+
+def _control_problem(text: str, multiline: bool) -> str | None:
+    found = (_CONTROL_IN_TEXT if multiline else _CONTROL).search(text)
+    if found is None:
+        return None
+    char = found.group()
+    where = f"at character {found.start() + 1}"
+    if char in "\t\n\r":  # only refused in one-line fields
+        return f"{_control_name(char)} {where}: this field must be one line"
+    return f"{_control_name(char)} {where}"
+
+
+def _control_name(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    name = _CONTROL_NAMES.get(char)
+    if char in "\t\n\r":
+        return f"{name} ({code})"
+    return f"control character {code}" + (f" ({name})" if name else "")
+
+
+def _field_limit(length: int) -> str:
+    return f"{length:,} characters: more than the {MAX_FIELD_CHARS:,} a value may hold"
+
+
+def _record_limit() -> str:
+    return f"more than the {MAX_RECORD_CHARS:,} characters one record may hold (not read)"
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -193,6 +347,9 @@ def parse_csv(text: str, problems: ProblemList) -> Table | None:
     """Parse CSV text whose first row is a header. Each record carries the physical line it
     starts on (a quoted value may span lines). Blank rows are skipped; a row with more
     values than the header is a problem (usually a missing quote)."""
+    # The csv module's limit is process-wide; it is set here so that CSV is held to the
+    # same limit as every other format (a longer value is a csv.Error, reported below).
+    csv.field_size_limit(MAX_FIELD_CHARS)
     # newline="" keeps line breaks inside quoted values intact, as the csv module expects.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -213,8 +370,11 @@ def parse_csv(text: str, problems: ProblemList) -> Table | None:
     records: list[Record] = []
     append = records.append
     start = reader.line_num + 1
+    # Rows the reader returned (blank ones too), to tell whether any spans lines.
+    rows = 0
     try:
         for row in reader:
+            rows += 1
             # Blank rows are skipped; text in the first cell settles that without the rest.
             if (row and row[0].strip()) or any(cell.strip() for cell in row):
                 if len(row) > width:
@@ -232,9 +392,26 @@ def parse_csv(text: str, problems: ProblemList) -> Table | None:
             start = reader.line_num + 1
     except csv.Error as exc:
         # `start` is still the line of the row being read; the reader cannot resynchronise
-        # after a broken quote, so reading stops here.
-        problems.add(start, f"malformed CSV: {exc}")
-    return Table(records, {c for c in columns if c}, header_line=1)
+        # after a broken quote (or in the middle of a huge value), so reading stops here.
+        if str(exc).startswith("field larger than field limit"):
+            reason = f"a value is longer than the {MAX_FIELD_CHARS:,} characters a value may hold"
+            problems.add(start, f"{reason} (reading stopped here)")
+        else:
+            problems.add(start, f"malformed CSV: {exc}")
+        return Table(records, {c for c in columns if c}, header_line=1)
+    # Every row on one line (so no value holds a line break) and no other control character
+    # anywhere in the text: then no value holds one, and none is over the limit (the csv
+    # module refuses those), so the values need no checks one by one.
+    clean = reader.line_num == rows + 1 and _no_control_in_csv(text)
+    return Table(records, {c for c in columns if c}, header_line=1, clean=clean)
+
+
+def _no_control_in_csv(text: str) -> bool:
+    """Whether CSV text holds no control character but line breaks (see _CONTROL_IN_CSV)."""
+    if text.isascii():  # most exports; deleting bytes is a few times faster than a search
+        raw = text.encode("ascii")
+        return len(raw.translate(None, _CONTROL_IN_CSV_BYTES)) == len(raw)
+    return _CONTROL_IN_CSV.search(text) is None
 
 
 # ---------------------------------------------------------------------------- JSON
@@ -325,6 +502,9 @@ def parse_jsonl(text: str, problems: ProblemList) -> Table:
     """Parse JSON Lines: one object per line; blank lines are skipped."""
     records: list[Record] = []
     for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_RECORD_CHARS:  # not parsed: it could build huge objects
+            problems.add(number, f"line is {len(line):,} characters long: {_record_limit()}")
+            continue
         if not line.strip():
             continue
         try:
