@@ -589,6 +589,26 @@ class LifecycleStore:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def forget_address(self, person_id: str, platform: str) -> bool:
+        """Forget how to reach a person on a platform; whether there was an address."""
+        cur = self.db.execute(
+            "DELETE FROM addresses WHERE person_id = ? AND platform = ?", (person_id, platform)
+        )
+        return cur.rowcount > 0
+
+    def forget_addresses_with(self, platform: str, key: str, value: str) -> list[str]:
+        """Forget every address on a platform whose `key` is `value` (e.g. those learned in
+        a workspace or team the bot left); the ids of their people."""
+        if not key.isidentifier():
+            raise ValueError(f"not an address key: {key!r}")
+        where = "platform = ? AND json_extract(address, ?) = ?"
+        args = (platform, f"$.{key}", value)
+        people = [
+            r[0] for r in self.db.execute(f"SELECT person_id FROM addresses WHERE {where}", args)
+        ]
+        self.db.execute(f"DELETE FROM addresses WHERE {where}", args)
+        return sorted(people)
+
     # ---------------------------------------------------------------------- channels
 
     def channel_settings(self, platform: str, channel_id: str) -> tuple[bool, float | None]:

@@ -98,6 +98,18 @@ class Accounts:
         """How to reach someone on a platform, if known."""
         return self.lifecycle.address(person_id, platform)
 
+    def forget_address(self, person_id: str, platform: str) -> bool:
+        """Forget how to reach someone on a platform (the app was uninstalled for them);
+        whether an address was known."""
+        with self.store.transaction():
+            return self.lifecycle.forget_address(person_id, platform)
+
+    def forget_addresses_with(self, platform: str, key: str, value: str) -> list[str]:
+        """Forget every address on a platform whose `key` is `value` (e.g. those learned in
+        a team the app was removed from); the ids of the people forgotten."""
+        with self.store.transaction():
+            return self.lifecycle.forget_addresses_with(platform, key, value)
+
     def channel_settings(self, platform: str, channel_id: str) -> tuple[bool, float | None]:
         """(enabled, wait minutes or None) for a channel."""
         return self.lifecycle.channel_settings(platform, channel_id)
