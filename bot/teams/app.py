@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
-from microsoft_agents.activity import ActivityTypes
-from microsoft_agents.hosting.aiohttp import CloudAdapter, start_agent_process
+from microsoft_agents.activity import Activity, ActivityTypes, DeliveryModes
+from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import (
     AgentApplication,
+    ClaimsIdentity,
     MemoryStorage,
     TurnContext,
     TurnState,
@@ -25,12 +25,14 @@ from microsoft_agents.hosting.core import (
 
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.teams import handlers
-from bot.teams.auth import AuthError, TeamsConnections, authenticate, validator_for
-from bot.teams.cards import message_response
+from bot.teams import handlers, inbound
+from bot.teams.auth import AuthError, TeamsConnections, bearer_token, check_activity, validator_for
+from bot.teams.cards import dialog_message, message_response
 from bot.teams.conversations import Conversations
 from bot.teams.handlers.common import invoke_reply, reply
+from bot.teams.inbound import BadActivity
 from bot.teams.people import People
+from bot.teams.retry import RetryingClientFactory
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,10 @@ class TeamsBot:
                 "(and APP_PASSWORD), or WHOKNOWS_TEAMS__AUTH_ENABLED=false for local tests."
             )
         self.connections = TeamsConnections(self.teams)
-        self.adapter = CloudAdapter(connection_manager=self.connections)
+        self.client_factory = RetryingClientFactory(self.connections)
+        self.adapter = CloudAdapter(
+            connection_manager=self.connections, channel_service_client_factory=self.client_factory
+        )
         self.adapter.on_turn_error = self._on_turn_error
         self.app: AgentApplication[TurnState] = AgentApplication[TurnState](
             storage=MemoryStorage(),
@@ -66,17 +71,50 @@ class TeamsBot:
         handlers.register(self)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """POST /api/messages: authenticate, then let the SDK run the turn."""
+        """POST /api/messages: check who is calling (the token, before the body is read),
+        then what they sent, then let the SDK run the turn. A rejection is 401 (the caller)
+        or 400 (the activity), logged in one line."""
+        caller = None
         try:
-            identity = await authenticate(request, self.validator)
+            if self.validator is not None:
+                caller = await self.validator.validate_caller(bearer_token(request))
+            body = await inbound.read_body(request)
+            channel_id, service_url = inbound.routing_fields(body)
+            if caller is not None:
+                check_activity(caller, channel_id, service_url)
+            activity = inbound.activity_of(body)
         except AuthError as problem:
-            log.warning("rejected a request to /api/messages: %s", problem)
+            log.warning("rejected a request to /api/messages (401): %s", problem)
             return web.json_response({"error": "unauthorized"}, status=401)
-        with warnings.catch_warnings():  # the SDK reads it under this plain string key
-            warnings.simplefilter("ignore", web.NotAppKeyWarning)
-            request["claims_identity"] = identity
-        response = await start_agent_process(request, self.app, self.adapter)
-        return response if response is not None else web.Response(status=202)
+        except BadActivity as problem:
+            log.warning("rejected a request to /api/messages (%d): %s", problem.status, problem)
+            return web.json_response({"error": "bad request"}, status=problem.status)
+        if caller is None:  # authentication is off
+            identity = ClaimsIdentity({}, False, authentication_type="Anonymous")
+        else:
+            identity = caller.identity
+        return await self._run(identity, activity)
+
+    async def _run(self, identity: ClaimsIdentity, activity: Activity) -> web.StreamResponse:
+        """Run the turn; its HTTP answer (an invoke's body, else 202). A failure is ours,
+        not the caller's: logged once, and answered so that the user is told."""
+        try:
+            answer = await self.adapter.process_activity(identity, activity, self.app.on_turn)
+        except Exception:
+            log.error(
+                "Teams turn failed (%s %s)", activity.type, activity.name or "", exc_info=True
+            )
+            if activity.type == ActivityTypes.invoke:
+                return web.json_response(sorry_body(activity), status=200)
+            return web.Response(status=202)
+        synchronous = activity.delivery_mode == DeliveryModes.expect_replies
+        if activity.type != ActivityTypes.invoke and not synchronous:
+            return web.Response(status=202)
+        if answer is None:
+            return web.Response(status=200)
+        if answer.body is None:
+            return web.Response(status=answer.status or 200)
+        return web.json_response(answer.body, status=answer.status or 200)
 
     def call(self, work: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run `work` on the bot's loop from another thread and wait for its result."""
@@ -91,7 +129,12 @@ class TeamsBot:
         if running is loop:
             work.close()
             raise RuntimeError("TeamsBot.call must not be used on the bot's own loop")
-        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(work, loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # no late send after the caller has given up on it
+            raise
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         log.error(
@@ -102,8 +145,15 @@ class TeamsBot:
         )
         try:
             if context.activity.type == ActivityTypes.invoke:
-                await invoke_reply(context, message_response(SORRY))
+                await invoke_reply(context, sorry_body(context.activity))
             elif context.activity.type == ActivityTypes.message:
                 await reply(context, SORRY)
-        except Exception:  # the connector itself may be what failed
-            log.exception("could not tell the user about the failure")
+        except Exception as failure:  # the connector itself may be what failed
+            log.warning("could not tell the user about the failure: %s", failure)
+
+
+def sorry_body(activity: Activity) -> dict[str, Any]:
+    """An invoke's answer saying that something went wrong, in the form its name expects."""
+    if (activity.name or "").startswith("composeExtension/"):
+        return dialog_message(SORRY)
+    return message_response(SORRY)

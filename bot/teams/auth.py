@@ -1,13 +1,19 @@
 """Bot Framework authentication, both ways.
 
-Incoming: every POST to /api/messages carries a JWT that the Bot Connector signed. The SDK's
-`JwtTokenValidator` checks the signature (RS256), the expiry and the audience (our app id),
-but it fetches signing keys from hard-coded Microsoft URLs and does not check the issuer,
-the key's endorsements or the `serviceurl` claim. `BotFrameworkTokenValidator` keeps the
-SDK's checks and takes the keys from a configurable OpenID metadata document
-(`settings.teams.openid_metadata_url`: the Bot Framework's own in production, a local key
-set in tests), then checks the issuer, that the key is endorsed for the activity's channel
-and that the token was issued for the activity's service URL.
+Incoming: every POST to /api/messages carries a JWT that the Bot Connector signed. Checked
+as the Bot Framework's channel validation does, in two steps:
+
+1. The token alone (`BotFrameworkTokenValidator.validate_caller`), before the body is read:
+   signed (RS256) with a key from the configured OpenID metadata
+   (`settings.teams.openid_metadata_url`: the Bot Framework's own in production, a local key
+   set in tests; the SDK's `JwtTokenValidator` has Microsoft's key URLs hard-coded), issued
+   by `https://api.botframework.com`, with an expiry that has not passed (5 minutes of clock
+   skew), for our app id (`aud`, a string or a list that contains it) and naming the
+   service URL it was issued for (`serviceurl`).
+2. The token against the activity (`check_activity`): the signing key is endorsed for the
+   activity's `channelId`, and the `serviceurl` claim equals the activity's `serviceUrl`
+   (ignoring case, as the .NET Bot Framework SDK does, and a trailing slash). The bot sends
+   its own token to that URL, so it must be one the Bot Connector vouched for.
 
 Outgoing: calls to the Bot Connector REST API carry a token for the bot's app registration,
 from the OAuth 2.0 client-credentials grant against Microsoft Entra
@@ -18,12 +24,10 @@ from the OAuth 2.0 client-credentials grant against Microsoft Entra
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import jwt
@@ -44,14 +48,26 @@ BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 # Multi-tenant bot registrations get their tokens from this Entra tenant.
 BOT_FRAMEWORK_TENANT = "botframework.com"
+SERVICE_URL_CLAIM = "serviceurl"
+CLOCK_SKEW_SECONDS = 300  # the Bot Framework SDKs allow 5 minutes
 KEYS_TTL_SECONDS = 24 * 3600  # Microsoft rotates keys rarely; refetched early on an unknown kid
 REFETCH_AFTER_SECONDS = 60  # an unknown kid refetches the key set at most once a minute
-# The endorsements (channel ids) of the key that signed the token being validated.
-_endorsements: contextvars.ContextVar[list[str]] = contextvars.ContextVar("endorsements")
 
 
 class AuthError(ValueError):
-    """A request whose token does not prove it comes from the Bot Connector."""
+    """A request whose token does not prove it comes from the Bot Connector (401)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A validated token: its identity and the channels its signing key is endorsed for."""
+
+    identity: ClaimsIdentity
+    endorsements: tuple[str, ...]
+
+    @property
+    def service_url(self) -> str:
+        return self.identity.claims[SERVICE_URL_CLAIM]
 
 
 @dataclass
@@ -62,7 +78,8 @@ class _KeySet:
 
 class BotFrameworkTokenValidator(JwtTokenValidator):
     """The SDK's token validator with the key source configurable and the Bot Framework's
-    further rules checked (issuer, endorsements, service URL)."""
+    rules checked (issuer, expiry, audience, service URL claim; endorsements and the
+    activity's service URL in `check_activity`)."""
 
     def __init__(self, configuration: AgentAuthConfiguration, openid_metadata_url: str) -> None:
         super().__init__(configuration)
@@ -70,42 +87,54 @@ class BotFrameworkTokenValidator(JwtTokenValidator):
         self._keys = _KeySet()
         self._lock = asyncio.Lock()
 
-    async def validate_activity_token(
-        self, token: str, channel_id: str | None, service_url: str | None
-    ) -> ClaimsIdentity:
-        """Check `token` for an activity of `channel_id` from `service_url`."""
-        _endorsements.set([])
-        try:
-            identity = await self.validate_token(token)
-        except AuthError:
-            raise
-        except (jwt.PyJWTError, ValueError, KeyError) as error:
-            raise AuthError(f"invalid token: {error}") from None
-        endorsements = _endorsements.get()
-        claims = identity.claims
-        if claims.get("iss") != BOT_FRAMEWORK_ISSUER:
-            raise AuthError("the token was not issued by the Bot Framework")
-        if channel_id and endorsements and channel_id not in endorsements:
-            raise AuthError(f"the signing key is not endorsed for channel {channel_id!r}")
-        claimed_url = claims.get("serviceurl") or claims.get("serviceUrl")
-        if claimed_url and service_url and claimed_url.rstrip("/") != service_url.rstrip("/"):
-            raise AuthError("the token was issued for another service URL")
-        return identity
+    async def validate_token(self, token: str) -> ClaimsIdentity:
+        """The SDK's entry point: the identity of a valid token. Raises AuthError."""
+        return (await self.validate_caller(token)).identity
 
-    async def _get_public_key_or_secret(self, token: str) -> jwt.PyJWK:
-        """The signing key named by the token's `kid`, from the configured key set."""
+    async def validate_caller(self, token: str) -> Caller:
+        """Check `token` on its own (nothing of the request body is needed). Raises
+        AuthError."""
+        key, endorsements = await self._signing_key(token)
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=["RS256"],
+                issuer=BOT_FRAMEWORK_ISSUER,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"verify_aud": False, "require": ["exp", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as error:
+            raise AuthError(f"invalid token: {error}") from None
+        app_id = self.configuration.CLIENT_ID or ""
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if not all(isinstance(audience, str) for audience in audiences):
+            raise AuthError("invalid token: the audience is not a string or a list of them")
+        if not app_id or app_id.lower() not in {audience.lower() for audience in audiences}:
+            raise AuthError("the token was issued for another app")
+        service_url = claims.get(SERVICE_URL_CLAIM)
+        if not isinstance(service_url, str) or not service_url.strip():
+            raise AuthError("the token names no service URL")
+        # The SDK reads `aud` as one string: keep the audience that matched.
+        claims["aud"] = app_id
+        return Caller(ClaimsIdentity(claims, True, security_token=token), tuple(endorsements))
+
+    async def _signing_key(self, token: str) -> tuple[jwt.PyJWK, list[str]]:
+        """The key named by the token's `kid`, from the configured key set, and its
+        endorsements."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as error:
             raise AuthError(f"malformed token: {error}") from None
-        if not kid:
+        if not kid or not isinstance(kid, str):
             raise AuthError("the token names no signing key")
         found = await self._key(kid)
         if found is None:
             raise AuthError("the token was signed with an unknown key")
-        key, endorsements = found
-        _endorsements.set(endorsements)
-        return key
+        return found
+
+    async def _get_public_key_or_secret(self, token: str) -> jwt.PyJWK:
+        return (await self._signing_key(token))[0]
 
     async def _key(self, kid: str) -> tuple[jwt.PyJWK, list[str]] | None:
         async with self._lock:
@@ -140,6 +169,28 @@ class BotFrameworkTokenValidator(JwtTokenValidator):
                 log.warning("skipping unusable signing key %s: %s", data.get("kid"), error)
         log.info("fetched %d Bot Framework signing key(s)", len(keys))
         return _KeySet(keys, time.monotonic())
+
+
+def check_activity(caller: Caller, channel_id: str, service_url: str) -> None:
+    """Check that the activity is one the token vouches for. Raises AuthError."""
+    if channel_id not in caller.endorsements:
+        raise AuthError(f"the signing key is not endorsed for channel {channel_id[:40]!r}")
+    if not same_service_url(caller.service_url, service_url):
+        raise AuthError("the token was issued for another service URL")
+
+
+def same_service_url(claimed: str, given: str) -> bool:
+    """The Bot Framework's comparison of the `serviceurl` claim with an activity's
+    `serviceUrl`: equal ignoring case (as in the .NET SDK) and one trailing slash."""
+    return claimed.removesuffix("/").lower() == given.removesuffix("/").lower()
+
+
+def bearer_token(request: web.Request) -> str:
+    """The bearer token of the request's Authorization header. Raises AuthError."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("no bearer token")
+    return token.strip()
 
 
 class ClientCredentialsTokenProvider(AccessTokenProviderBase):
@@ -225,25 +276,3 @@ def validator_for(settings: TeamsSettings) -> BotFrameworkTokenValidator:
         client_id=settings.app_id or None, tenant_id=settings.tenant_id or None
     )
     return BotFrameworkTokenValidator(config, settings.openid_metadata_url)
-
-
-async def authenticate(
-    request: web.Request, validator: BotFrameworkTokenValidator | None
-) -> ClaimsIdentity:
-    """The caller's identity: a validated Bot Framework identity, or anonymous when
-    authentication is off (`validator` None). Raises AuthError."""
-    if validator is None:
-        return ClaimsIdentity({}, False, authentication_type="Anonymous")
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("no bearer token")
-    try:
-        body: dict[str, Any] = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise AuthError("the body is not an activity") from None
-    if not isinstance(body, dict):
-        raise AuthError("the body is not an activity")
-    return await validator.validate_activity_token(
-        token.strip(), body.get("channelId"), body.get("serviceUrl")
-    )

@@ -24,6 +24,7 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.teams.auth import BOT_FRAMEWORK_ISSUER
 
 CHANNEL = "msteams"
+CONTINUATION = "continueConversation"  # the name of the event that starts a proactive turn
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class Conversations:
 
         fields: dict[str, Any] = {
             "type": ActivityTypes.event,
-            "name": "continueConversation",
+            "name": CONTINUATION,
             "channel_id": CHANNEL,
             "service_url": target.service_url,
             "conversation": ConversationAccount(

@@ -48,11 +48,15 @@ from bot.teams.app import TeamsBot
 from bot.teams.conversations import Target, message
 from bot.teams.handlers.common import core
 from bot.teams.people import PERSONAL, PLATFORM
+from bot.teams.retry import PROACTIVE
 
 log = logging.getLogger(__name__)
 
 REF_SEPARATOR = "|"
 GONE = frozenset({403, 404})  # the Bot Connector's "not a member (any more)" / "no such chat"
+# A delivery makes at most two Bot Connector calls (open a 1:1 chat, post), each bounded
+# with its retries by `retry.PROACTIVE.timeout`; past this, it is cancelled and retried later.
+DELIVERY_TIMEOUT = 2 * PROACTIVE.timeout + 10
 
 
 class Unreachable(ConnectionError):
@@ -62,7 +66,7 @@ class Unreachable(ConnectionError):
 class TeamsDeliverer:
     """Renders intents as Teams messages and sends them through the bot's adapter."""
 
-    def __init__(self, bot: TeamsBot, timeout: float = 60) -> None:
+    def __init__(self, bot: TeamsBot, timeout: float = DELIVERY_TIMEOUT) -> None:
         self.bot = bot
         self.flow = bot.runtime.flow
         self.accounts = bot.runtime.accounts
@@ -159,9 +163,10 @@ class TeamsDeliverer:
             person = await core(self.accounts.person, person_id)
             name = person.name if person else person_id
             log.warning(
-                "cannot reach %s (%s) in Teams: no conversation reference yet. They need the "
-                "app installed (README 'Teams': install it for the org in the Teams admin "
-                "center) or to message the bot once; delivery will be retried.",
+                "cannot reach %s (%s) in Teams: no Teams conversation reference (the app was "
+                "never installed for them, or was uninstalled). They need the app installed "
+                "(README 'Teams': install it for the org in the Teams admin center) or to "
+                "message the bot once; delivery will be retried.",
                 name,
                 person_id,
             )

@@ -8,7 +8,12 @@ directory's email. Matches are remembered for the life of the process.
 Each time a known person talks to the bot or installs it, their address is saved with
 `accounts.save_address(person, "teams", ...)`: in a 1:1 chat, that chat's conversation
 reference; elsewhere (a channel, a group chat), only what is needed to open a 1:1 chat
-later, and only if nothing better is known yet.
+later, marked with the team or chat it was learned in (`learned_in`), and only if nothing
+better is known yet.
+
+When the app is uninstalled, the addresses it gave are forgotten (`forget`): the person's
+own, for their personal scope; for a team or group chat, those learned there (a 1:1 chat
+the bot opened through a team it has left cannot be posted in either).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 PERSONAL = "personal"
+LEARNED_IN = "learned_in"  # an address's team or group chat, if not learned in a 1:1 chat
 
 
 class People:
@@ -67,6 +73,9 @@ class People:
 
     @staticmethod
     async def _email_of(context: TurnContext, user_id: str) -> str | None:
+        if not isinstance(context.activity.channel_data, dict):
+            log.info("no member lookup for %s: the activity has no channelData", user_id)
+            return None  # the SDK's lookup reads the team from it
         try:
             member = await TeamsInfo.get_member(context, user_id)
         except ClientResponseError as error:
@@ -89,6 +98,17 @@ class People:
         if current is None:
             await asyncio.to_thread(self.accounts.save_address, person.id, PLATFORM, address)
 
+    async def forget(self, person: Person) -> bool:
+        """Forget how to reach `person` (they uninstalled the app); whether it was known."""
+        return await asyncio.to_thread(self.accounts.forget_address, person.id, PLATFORM)
+
+    async def forget_learned_in(self, scope: str) -> list[str]:
+        """Forget the addresses learned in the team or group chat `scope` (the app was
+        removed from it); the ids of the people whose address was forgotten."""
+        return await asyncio.to_thread(
+            self.accounts.forget_addresses_with, PLATFORM, LEARNED_IN, scope
+        )
+
 
 def address_from(activity: Activity) -> dict[str, Any] | None:
     """How to reach the sender of `activity`: with the conversation id if it is their 1:1
@@ -107,7 +127,22 @@ def address_from(activity: Activity) -> dict[str, Any] | None:
     }
     if conversation is not None and conversation.conversation_type == PERSONAL:
         address["conversation_id"] = conversation.id
+    else:
+        address[LEARNED_IN] = scope_of(activity)
     return {k: v for k, v in address.items() if v}
+
+
+def scope_of(activity: Activity) -> str | None:
+    """The team (for a channel) or the conversation (a group chat) of a shared activity:
+    what an app is installed in and removed from."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    team = data.get("team")
+    if isinstance(team, dict) and team.get("id"):
+        return str(team["id"])
+    conversation = activity.conversation
+    if conversation is None or not conversation.id:
+        return None
+    return conversation.id.split(";messageid=")[0]
 
 
 def tenant_of(activity: Activity) -> str | None:

@@ -244,3 +244,36 @@ def team_install(service_url: str, account: dict[str, Any]) -> dict[str, Any]:
             "eventType": "teamMemberAdded",
         },
     )
+
+
+def installation_update(
+    service_url: str,
+    account: dict[str, Any],
+    action: str,
+    conversation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The app was added ("add") or removed ("remove") by `account`: in their personal
+    scope, or (with `conversation`) in a team's channel or a group chat."""
+    return activity(
+        service_url,
+        "installationUpdate",
+        account,
+        conversation or personal_conversation(account),
+        action=action,
+    )
+
+
+def bot_removed(service_url: str, account: dict[str, Any]) -> dict[str, Any]:
+    """The bot was removed from a team by `account`."""
+    return activity(
+        service_url,
+        "conversationUpdate",
+        account,
+        channel_conversation(),
+        membersRemoved=[{"id": BOT_ID}],
+        channelData={
+            "tenant": {"id": TENANT},
+            "team": {"id": TEAM_ID},
+            "eventType": "teamMemberRemoved",
+        },
+    )

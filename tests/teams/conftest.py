@@ -31,3 +31,11 @@ def world(encoder, sample_db, tmp_path):
     world = TeamsWorld(encoder, tmp_path, template=sample_db)
     yield world
     world.close()
+
+
+@pytest.fixture
+def secure(encoder, sample_db, tmp_path):
+    """The Teams app over the sample org, Bot Framework authentication on."""
+    world = TeamsWorld(encoder, tmp_path, template=sample_db, auth=True)
+    yield world
+    world.close()

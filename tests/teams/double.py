@@ -1,7 +1,8 @@
 """A local double of Microsoft's side of a Teams bot, on 127.0.0.1 (a random port):
 
 - the Bot Connector REST API under `service_url` (create a 1:1 conversation, post, reply,
-  update a message, look a member up), recording every call;
+  update a message, look a member up), recording every call; a test can script its next
+  answers to a kind of call (`script`: 429 with a Retry-After, 503, 403...);
 - the Entra token endpoint (`login_url`) for the bot's own client-credentials tokens;
 - OpenID metadata and a key set (`openid_url`) whose key signs test tokens (`sign`).
 
@@ -16,6 +17,7 @@ import itertools
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +69,16 @@ class Call:
     body: Any
     authorization: str | None
     result_id: str | None = None  # the id the double gave a posted message
+    status: int = 200  # what the double answered
+    at: float = field(default_factory=time.monotonic)  # when it came
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A scripted answer: an HTTP status, and a Retry-After header if given."""
+
+    status: int
+    retry_after: str | None = None
 
 
 def _b64(number: int) -> str:
@@ -84,6 +96,7 @@ class ConnectorDouble:
     fail_posts: int = 0  # answer this many posts with 503
     closed: set[str] = field(default_factory=set)  # conversations the bot was removed from
     base_url: str = ""
+    scripts: dict[str, deque[Answer]] = field(default_factory=dict)  # kind -> next answers
 
     def __post_init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -128,9 +141,11 @@ class ConnectorDouble:
     # ------------------------------------------------------------------- tokens
 
     def sign(self, claims: dict[str, Any], key: Any = None, kid: str = KID) -> str:
-        """An RS256 token signed by the double's key (or `key`)."""
+        """An RS256 token signed by the double's key (or `key`); a claim given as None is
+        left out (even nbf, iat, exp)."""
         now = int(time.time())
         payload = {"nbf": now - 10, "iat": now - 10, "exp": now + 3600, **claims}
+        payload = {k: v for k, v in payload.items() if v is not None}
         return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": kid})
 
     def jwk(self) -> dict[str, Any]:
@@ -176,8 +191,19 @@ class ConnectorDouble:
         """Messages updated in place, in order."""
         return self.of("PUT", "activity")
 
+    def delivered(self, conversation_id: str | None = None) -> list[Call]:
+        """Messages posted that the double accepted (not those it answered with an error)."""
+        return [c for c in self.posts(conversation_id) if c.result_id]
+
+    def script(self, kind: str, *answers: Answer | int) -> None:
+        """Answer the next calls of `kind` ("post", "put", "create", "member", "token") with
+        `answers`, in order (a bare int is a status); then as usual again."""
+        queue = self.scripts.setdefault(kind, deque())
+        queue.extend(a if isinstance(a, Answer) else Answer(a) for a in answers)
+
     def clear(self) -> None:
         self.calls.clear()
+        self.scripts.clear()
 
     # ------------------------------------------------------------------ handlers
 
@@ -193,9 +219,22 @@ class ConnectorDouble:
         self.calls.append(call)
         return call
 
+    def _scripted(self, kind: str, call: Call) -> web.Response | None:
+        queue = self.scripts.get(kind)
+        if not queue:
+            return None
+        answer = queue.popleft()
+        call.status = answer.status
+        headers = {"Retry-After": answer.retry_after} if answer.retry_after is not None else {}
+        error = {"error": {"code": "Scripted", "message": f"scripted {answer.status}"}}
+        return web.json_response(error, status=answer.status, headers=headers)
+
     async def _token(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
-        self._record(request, form)
+        call = self._record(request, form)
+        scripted = self._scripted("token", call)
+        if scripted is not None:
+            return scripted
         if form.get("grant_type") != "client_credentials" or not form.get("client_secret"):
             return web.json_response({"error": "invalid_client"}, status=401)
         return web.json_response(
@@ -216,7 +255,11 @@ class ConnectorDouble:
 
     async def _create(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())
-        self._record(request, body)
+        call = self._record(request, body)
+        scripted = self._scripted("create", call)
+        if scripted is not None:
+            return scripted
+        call.status = 201
         user = body["members"][0]["id"]
         return web.json_response({"id": f"a:1on1-{user}"}, status=201)
 
@@ -224,21 +267,34 @@ class ConnectorDouble:
         body = json.loads(await request.text())
         call = self._record(request, body)
         if request.match_info["cid"] in self.closed:
+            call.status = 403
             return web.json_response({"error": {"code": "BotNotInConversationRoster"}}, status=403)
+        scripted = self._scripted("post", call)
+        if scripted is not None:
+            return scripted
         if self.fail_posts:
             self.fail_posts -= 1
+            call.status = 503
             return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=503)
+        call.status = 201
         call.result_id = f"msg-{next(self._ids)}"
         return web.json_response({"id": call.result_id}, status=201)
 
     async def _put(self, request: web.Request) -> web.Response:
         body = json.loads(await request.text())
-        self._record(request, body)
+        call = self._record(request, body)
+        scripted = self._scripted("put", call)
+        if scripted is not None:
+            return scripted
         return web.json_response({"id": request.match_info["aid"]})
 
     async def _member(self, request: web.Request) -> web.Response:
-        self._record(request, None)
+        call = self._record(request, None)
+        scripted = self._scripted("member", call)
+        if scripted is not None:
+            return scripted
         member = self.members.get(request.match_info["uid"])
         if member is None:
+            call.status = 404
             return web.json_response({"error": {"code": "MemberNotFound"}}, status=404)
         return web.json_response(member)

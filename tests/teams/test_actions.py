@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.demo import CHAIN_ANSWER, CHAIN_QUESTION
 from bot.lifecycle.scheduler import outbox_key
 from tests.teams import activities as teams
-from tests.teams.world import TeamsWorld, action_data, card_of, message_text, verbs
+from tests.teams.world import FAST_RETRIES, TeamsWorld, action_data, card_of, message_text, verbs
 
 SOFIA = "sofia.lindqvist"
 
@@ -285,7 +285,7 @@ def test_the_outbox_key_travels_with_the_message_and_is_found_after_delivery(wor
 def test_a_connector_failure_is_retried(world):
     install_everyone(world)
     world.double.clear()
-    world.double.fail_posts = 10
+    world.double.fail_posts = 3 * FAST_RETRIES.tries  # each delivery tries that often
     ask_in_private(world)
     report = world.run()
     assert report.delivered == 0 and report.failed == 3  # two cards and the status

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from data.store import Store
 from tests.teams.activities import APP_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,8 @@ def free_port() -> int:
 
 
 def environment(tmp_path: Path, **teams: str) -> dict[str, str]:
+    """The server's environment, with an (empty) whoknows database to serve."""
+    Store(tmp_path / "serve.db").close()  # `serve` refuses a missing database
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHOKNOWS_")}
     env["WHOKNOWS_DB_PATH"] = str(tmp_path / "serve.db")
     env["PYTHONPATH"] = str(ROOT)

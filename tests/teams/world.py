@@ -15,7 +15,8 @@ from bot.lifecycle.clock import ManualClock
 from bot.lifecycle.scheduler import TickReport
 from bot.runtime import Runtime
 from bot.settings import LifecycleSettings, Settings, TeamsSettings
-from bot.teams.server import DELIVERER_KEY, create_app
+from bot.teams.retry import RetryPolicy
+from bot.teams.server import BOT_KEY, DELIVERER_KEY, create_app
 from data.models import Person
 from data.store import Store
 from embeddings.encoder import Encoder
@@ -23,6 +24,8 @@ from tests.teams.activities import APP_ID, TENANT
 from tests.teams.double import ConnectorDouble, LoopThread, start_site
 
 MONDAY_AFTERNOON = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in Boston
+# The Bot Connector retries of the tests: the production shape, with short waits.
+FAST_RETRIES = RetryPolicy(tries=4, base=0.01, max_wait=2.0, budget=5.0, timeout=30.0)
 
 
 class TeamsWorld:
@@ -51,6 +54,9 @@ class TeamsWorld:
         self.runtime = Runtime(self.settings, clock=self.clock, encoder=encoder, store=self.store)
         self.flow = self.runtime.flow
         self.app = create_app(self.runtime, self.settings)
+        self.bot = self.app[BOT_KEY]
+        self.bot.client_factory.proactive = FAST_RETRIES
+        self.bot.client_factory.in_turn = FAST_RETRIES
         self.deliverer = self.app[DELIVERER_KEY]
         self.scheduler = self.runtime.scheduler(self.deliverer)
         self._server = LoopThread("teams-app")
@@ -91,6 +97,34 @@ class TeamsWorld:
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
         return status, (json.loads(raw) if raw.strip() else None)
+
+    def post_raw(
+        self, data: bytes, token: str | None = None, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        """POST raw bytes to /api/messages; returns (status, body bytes)."""
+        request = urllib.request.Request(
+            self.url + "/api/messages",
+            data=data,
+            headers={"Content-Type": content_type},
+            method="POST",
+        )
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def token(self, **changes: Any) -> str:
+        """A Bot Connector token for this app and the double's service URL, signed by the
+        double's key; `changes` replace (or, with None, remove) claims."""
+        valid = {
+            "iss": "https://api.botframework.com",
+            "aud": APP_ID,
+            "serviceurl": self.service_url,
+        }
+        return self.double.sign({**valid, **changes})
 
     def get(self, path: str) -> tuple[int, Any]:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:

@@ -16,7 +16,7 @@ from microsoft_agents.hosting.core import TurnContext, TurnState
 
 from bot.lifecycle.flow import FlowError, Outcome
 from bot.teams import cards, views
-from bot.teams.handlers.common import action_value, core, event_id, invoke_reply
+from bot.teams.handlers.common import action_value, as_dict, core, event_id, invoke_reply
 from bot.teams.handlers.settings import SettingsCommands
 from data.models import Person
 
@@ -38,8 +38,8 @@ class CardActionHandler:
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
-        action = action_value(activity).get("action") or {}
-        data: dict[str, Any] = action.get("data") or {}
+        action = as_dict(action_value(activity).get("action"))
+        data: dict[str, Any] = as_dict(action.get("data"))
         verb = action.get("verb") or data.get("verb")
         person = await self.bot.people.person_of(context)
         if person is None:
@@ -50,7 +50,7 @@ class CardActionHandler:
             body = await self.run(verb, person, data, event_id(activity))
         except FlowError as problem:
             body = cards.message_response(str(problem))
-        except (KeyError, TypeError, ValueError) as problem:
+        except (KeyError, TypeError, ValueError, OverflowError) as problem:
             log.info("unreadable card action %r %r: %s", verb, data, problem)
             body = cards.message_response("Sorry, I couldn't read that button. Please try again.")
         await invoke_reply(context, body)

@@ -47,6 +47,12 @@ def conversation_type(activity: Activity) -> str:
     return PERSONAL
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object (a dict), else an empty one: for the members of an
+    activity that Teams fills with objects but a client could fill with anything."""
+    return value if isinstance(value, dict) else {}
+
+
 def _mentions(activity: Activity) -> list[dict[str, Any]]:
     found = []
     for entity in activity.entities or []:
@@ -59,7 +65,7 @@ def _mentions(activity: Activity) -> list[dict[str, Any]]:
 def mentions_bot(activity: Activity) -> bool:
     """Whether the message @mentions the bot."""
     bot_id = activity.recipient.id if activity.recipient else None
-    return any((m.get("mentioned") or {}).get("id") == bot_id for m in _mentions(activity))
+    return any(as_dict(m.get("mentioned")).get("id") == bot_id for m in _mentions(activity))
 
 
 def clean_text(activity: Activity) -> str:
@@ -68,12 +74,12 @@ def clean_text(activity: Activity) -> str:
     raw = activity.text or ""
     bot_id = activity.recipient.id if activity.recipient else None
     bot_tags = {
-        m.get("text", "")
+        m.get("text")
         for m in _mentions(activity)
-        if (m.get("mentioned") or {}).get("id") == bot_id
+        if as_dict(m.get("mentioned")).get("id") == bot_id
     }
     for tag in bot_tags:
-        if tag:
+        if tag and isinstance(tag, str):
             raw = raw.replace(tag, " ")
     return plain(raw)
 
@@ -117,8 +123,8 @@ def place_of(activity: Activity) -> dict[str, Any]:
         place["thread_id"] = place["conversation_id"]
         place["reply_to_id"] = root
         data = channel_data(activity)
-        place["team_id"] = (data.get("team") or {}).get("id")
-        place["channel_id"] = (data.get("channel") or {}).get("id")
+        place["team_id"] = as_dict(data.get("team")).get("id")
+        place["channel_id"] = as_dict(data.get("channel")).get("id")
     return {k: v for k, v in place.items() if v}
 
 

@@ -14,6 +14,7 @@ from bot.lifecycle.flow import FlowError
 from bot.teams import cards
 from bot.teams.handlers.common import (
     action_value,
+    as_dict,
     core,
     event_id,
     invoke_reply,
@@ -33,8 +34,8 @@ COMMAND_ID = "findSomeone"
 
 def message_text(value: dict[str, Any]) -> str:
     """The text of the message the extension was started from, if any."""
-    payload = value.get("messagePayload") or {}
-    return plain(str((payload.get("body") or {}).get("content") or ""))
+    payload = as_dict(value.get("messagePayload"))
+    return plain(str(as_dict(payload.get("body")).get("content") or ""))
 
 
 class ExtensionHandler:
@@ -49,7 +50,7 @@ class ExtensionHandler:
         if activity.name == FETCH_TASK:
             await invoke_reply(context, cards.find_dialog(message_text(value)))
             return
-        data = value.get("data") or {}
+        data = as_dict(value.get("data"))
         question = str(data.get("question") or "").strip() or message_text(value)
         person = await self.bot.people.person_of(context)
         if person is None:
@@ -57,9 +58,9 @@ class ExtensionHandler:
             return
         await self.bot.people.remember(context, person)
         place = place_of(activity)
-        payload = value.get("messagePayload") or {}
+        payload = as_dict(value.get("messagePayload"))
         if payload.get("id"):
-            place["message_id"] = payload["id"]
+            place["message_id"] = str(payload["id"])
         try:
             outcome = await core(
                 self.bot.runtime.flow.ask,
