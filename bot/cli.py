@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.db_file import DatabaseFileError, check_db_file, open_store
 from bot.settings import Settings, get_settings, settings_problems
 from data.importers.errors import ImportFailed
 from data.store import Store
@@ -41,8 +42,27 @@ def _settings(db: Path | None) -> Settings:
     return settings.model_copy(update={"db_path": db}) if db else settings
 
 
-def _store(db: Path | None) -> Store:
-    return Store(_settings(db).db_path)
+def _store(db: Path | None, create: bool) -> Store:
+    return _open_store(_settings(db).db_path, create)
+
+
+def _open_store(path: Path, create: bool) -> Store:
+    """The database at `path`, or exit 1 with one line saying why it cannot be opened.
+
+    Only commands that import may `create` it: a command that reads refuses a missing
+    file, so a mistyped --db is an error instead of a new, empty database."""
+    try:
+        return open_store(path, create=create)
+    except DatabaseFileError as problem:
+        raise _fail(str(problem)) from None
+
+
+def _check_db(path: Path, create: bool) -> None:
+    """`_open_store`'s checks, for commands that open the database themselves."""
+    try:
+        check_db_file(path, create=create)
+    except DatabaseFileError as problem:
+        raise _fail(str(problem)) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -62,11 +82,13 @@ def progress_bar() -> Progress:
     )
 
 
-def _run_import(kind: str, action, path: Path) -> None:
-    if not path.exists():
+def _run_import(kind: str, action, path: Path, db: Path | None) -> None:
+    """Run `action(store, path)` on the database (made if need be), reporting refusals."""
+    if not path.exists():  # before the database is made: a typo creates nothing
         raise _fail(f"{path}: no such file or folder")
+    store = _store(db, create=True)
     try:
-        result = action(path)
+        result = action(store, path)
     except ImportFailed as failure:
         err.print(
             f"Nothing was imported: {len(failure.problems)} problem(s) in {path}",
@@ -95,12 +117,17 @@ def import_directory_cmd(
         load_profile_field_labels,
     )
 
-    store = _store(db)
     if slack_fields:
-        labels = load_profile_field_labels(slack_fields)
-        _run_import("people", lambda p: import_slack_users(store, p, field_labels=labels), file)
+        try:
+            labels = load_profile_field_labels(slack_fields)
+        except ImportFailed as failure:
+            err.print(
+                f"Nothing was imported: {slack_fields} is unusable", style="bold red", markup=False
+            )
+            raise _fail(failure.report()) from None
+        _run_import("people", lambda s, p: import_slack_users(s, p, field_labels=labels), file, db)
     else:
-        _run_import("people", lambda p: import_directory(store, p), file)
+        _run_import("people", import_directory, file, db)
 
 
 @import_app.command("slack")
@@ -127,7 +154,7 @@ def import_slack_cmd(
     settings = _settings(db)
     if not settings.slack.bot_token:
         raise _fail("Set WHOKNOWS_SLACK__BOT_TOKEN (in .env or the environment); see README.")
-    store = Store(settings.db_path)
+    store = _open_store(settings.db_path, create=True)
     try:
         report = sync_directory(
             store,
@@ -153,8 +180,7 @@ def import_contacts_cmd(
     """Import explicit who-knows-whom pairs."""
     from data.importers.contacts import import_contacts
 
-    store = _store(db)
-    _run_import("contacts", lambda p: import_contacts(store, p), file)
+    _run_import("contacts", import_contacts, file, db)
 
 
 @import_app.command("knowledge")
@@ -165,8 +191,7 @@ def import_knowledge_cmd(
     """Import knowledge items (posts, docs, past answers). Run `whoknows index` after."""
     from data.importers.knowledge import import_knowledge
 
-    store = _store(db)
-    _run_import("knowledge", lambda p: import_knowledge(store, p), source)
+    _run_import("knowledge", import_knowledge, source, db)
 
 
 @app.command("index")
@@ -176,7 +201,7 @@ def index_cmd(db: DbOption = None) -> None:
     from embeddings.indexer import index_pending
 
     settings = _settings(db)
-    store = Store(settings.db_path)
+    store = _open_store(settings.db_path, create=False)  # it embeds what is there
     encoder = encoder_from_settings(settings)
     with progress_bar() as bar:
         task = bar.add_task("embedding", total=None)
@@ -201,7 +226,7 @@ def who_cmd(
     settings = _settings(db)
     if not question.strip():
         raise _fail("The question is empty: type what you want to know.", 2)
-    store = Store(settings.db_path)
+    store = _open_store(settings.db_path, create=False)
     person = store.find_person(asker)
     if person is None:
         raise _fail(
@@ -226,7 +251,8 @@ def console_cmd(
     from bot.demo import load_sample_org
 
     settings = _settings(db)
-    store = Store(settings.db_path)
+    # A new sandbox may be made (with the sample org); without it, the org must be there.
+    store = _open_store(settings.db_path, create=sample)
     if store.count("people") == 0:
         if not sample:
             raise _fail("The directory is empty: import one first, or use --sample.")
@@ -262,7 +288,7 @@ def train_cmd(
     from bot.training import MIN_EXAMPLES, lifecycle_history, read_history, train
 
     settings = _settings(db)
-    store = Store(settings.db_path)
+    store = _open_store(settings.db_path, create=False)
     answered = lifecycle_history(store)
     if history is not None:
         if not history.is_file():
@@ -295,6 +321,8 @@ def demo_cmd(
     """Import the fictional sample org, index it and show who would be asked, and why."""
     from bot.demo import run_demo
 
+    if db is not None:
+        _check_db(db, create=True)
     run_demo(out, _settings(None), db)
 
 
@@ -336,7 +364,9 @@ def serve_slack_cmd(
     """Serve the Slack app: HTTP at /slack/events (production) or Socket Mode."""
     from bot.slack.server import serve
 
-    serve(_settings(db), socket=socket)
+    settings = _settings(db)
+    _check_db(settings.db_path, create=False)  # import the workspace first
+    serve(settings, socket=socket)
 
 
 @serve_app.command("teams")
@@ -344,7 +374,9 @@ def serve_teams_cmd(db: DbOption = None) -> None:
     """Serve the Teams bot at /api/messages."""
     from bot.teams.server import serve
 
-    serve(_settings(db))
+    settings = _settings(db)
+    _check_db(settings.db_path, create=False)  # import the directory first
+    serve(settings)
 
 
 def main() -> None:

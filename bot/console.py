@@ -27,6 +27,10 @@ from data.store import Store
 from embeddings.encoder import Encoder
 
 CLOCK_KEY = "sandbox_clock"
+# The longest `wait`: enough to play out any timer, far from the end of the calendar.
+MAX_WAIT = timedelta(days=365)
+# The largest number a request, question or answer can have (SQLite's largest integer).
+MAX_NUMBER = 2**63 - 1
 
 
 def next_working_afternoon(moment: datetime) -> datetime:
@@ -155,16 +159,27 @@ class Sandbox:
         return self.run()
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
+_DURATION = re.compile(r"^([+-]?)(\d+(?:\.\d+)?)\s*([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_PER_DAY = {"m": 24 * 60, "h": 24, "d": 1}
 
 
 def parse_duration(text: str) -> timedelta:
-    """'30m', '4h', '2d' -> a timedelta."""
+    """'30m', '4h', '2d' -> a timedelta, longer than zero and at most MAX_WAIT.
+
+    Raises ValueError, with a message for the user, for anything else."""
     found = _DURATION.match(text.strip().lower())
     if not found:
         raise ValueError("give a duration like 30m, 4h or 2d")
-    amount, unit = float(found.group(1)), found.group(2)
-    return timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    sign, number, unit = found.groups()
+    amount = float(number)  # digits only: never nan; inf for absurdly many
+    if sign == "-":
+        raise ValueError("time only moves forward: give a duration like 30m, 4h or 2d")
+    if amount == 0:
+        raise ValueError("give a duration longer than zero, like 30m, 4h or 2d")
+    if amount / _PER_DAY[unit] > MAX_WAIT.days:
+        raise ValueError(f"wait at most {MAX_WAIT.days} days at a time ({text.strip()} is longer)")
+    return timedelta(**{_UNITS[unit]: amount})
 
 
 class ConsoleShell(cmd.Cmd):
@@ -219,6 +234,8 @@ class ConsoleShell(cmd.Cmd):
         self.say(("✓ " if outcome.ok else "✗ ") + outcome.message)
 
     def _resolve_person(self, ref: str) -> str:
+        if not ref.strip():
+            raise ValueError("name someone: an id, an email or part of a name")
         person = self.sandbox.store.find_person(ref)
         if person:
             return person.id
@@ -232,9 +249,13 @@ class ConsoleShell(cmd.Cmd):
     @staticmethod
     def _number_and_rest(arg: str, what: str) -> tuple[int, str]:
         head, _, rest = arg.strip().partition(" ")
-        if not head.lstrip("#").isdigit():
+        digits = head.lstrip("#")
+        if not (digits.isascii() and digits.isdigit()):  # not "²", which isdigit() takes
             raise ValueError(f"give the {what} number first")
-        return int(head.lstrip("#")), rest.strip()
+        # Longer than any number the database can hold (and int() refuses 4,300 digits).
+        if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:
+            raise ValueError(f"There is no {what} #{digits}.")
+        return int(digits), rest.strip()
 
     # ---------------------------------------------------------------- identity
 
@@ -382,9 +403,12 @@ class ConsoleShell(cmd.Cmd):
         self.say(f"It is {self.sandbox.clock.now():%A %Y-%m-%d %H:%M} UTC.")
 
     def do_wait(self, arg: str) -> None:
-        """wait <duration>: let time pass (30m, 4h, 2d); timers fire."""
+        """wait <duration>: let time pass (30m, 4h, 2d; at most 365 days); timers fire."""
         delta = parse_duration(arg)
-        self.sandbox.clock.advance(delta)
+        try:
+            self.sandbox.clock.advance(delta)
+        except OverflowError:  # only after thousands of years of waiting
+            raise ValueError("the sandbox clock cannot go past the year 9999") from None
         self.say(f"… {arg.strip()} later.")
 
     def do_quit(self, arg: str) -> bool:
