@@ -26,6 +26,9 @@ serve_app = typer.Typer(help="Run whoknows as a chat app.", no_args_is_help=True
 app.add_typer(import_app, name="import")
 app.add_typer(eval_app, name="eval")
 app.add_typer(serve_app, name="serve")
+from bot.cli_admin import register as register_admin  # noqa: E402  (backup, restore, outbox)
+
+register_admin(app)
 
 out = Console()
 # soft_wrap: a `file:line: reason` must stay on one line for tools that read it.

@@ -17,128 +17,6 @@ from typing import Any
 
 from data.store import Store
 
-LIFECYCLE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    asker_id TEXT NOT NULL REFERENCES people(id),
-    text TEXT NOT NULL,
-    origin TEXT NOT NULL,               -- channel | ask | mention | dm | shortcut | console
-    place TEXT NOT NULL DEFAULT '{}',   -- JSON the adapter needs to reply where it was asked
-    private INTEGER NOT NULL DEFAULT 0, -- asked in private: never shown in a channel
-    state TEXT NOT NULL,
-    widenings INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    due_at TEXT,                        -- timer of the current state, if any
-    outcome TEXT
-);
-CREATE INDEX IF NOT EXISTS questions_timer ON questions(state, due_at);
-CREATE INDEX IF NOT EXISTS questions_asker ON questions(asker_id);
-
-CREATE TABLE IF NOT EXISTS asks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    question_id INTEGER NOT NULL REFERENCES questions(id),
-    person_id TEXT NOT NULL REFERENCES people(id),
-    via_id TEXT REFERENCES people(id),  -- who referred them; NULL when the router chose them
-    hop INTEGER NOT NULL,               -- 1 = chosen by the router, n + 1 = referred by hop n
-    state TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    connection TEXT NOT NULL DEFAULT '',
-    note TEXT NOT NULL DEFAULT '',
-    snoozes INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    send_after TEXT NOT NULL,           -- quiet hours: not delivered before this
-    due_at TEXT NOT NULL,
-    closed_at TEXT,
-    message_ref TEXT,                   -- the platform's id of the request, to update it
-    UNIQUE (question_id, person_id)     -- nobody is asked twice for one question
-);
-CREATE INDEX IF NOT EXISTS asks_timer ON asks(state, due_at);
-CREATE INDEX IF NOT EXISTS asks_person ON asks(person_id, created_at);
-
-CREATE TABLE IF NOT EXISTS answers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    question_id INTEGER NOT NULL REFERENCES questions(id),
-    ask_id INTEGER REFERENCES asks(id),
-    person_id TEXT NOT NULL REFERENCES people(id),
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    accepted INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS answers_question ON answers(question_id);
-
-CREATE TABLE IF NOT EXISTS confirmations (
-    answer_id INTEGER NOT NULL REFERENCES answers(id),
-    person_id TEXT NOT NULL REFERENCES people(id),
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (answer_id, person_id)
-);
-
-CREATE TABLE IF NOT EXISTS messages (   -- follow-ups from the asker and replies to them
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    question_id INTEGER NOT NULL REFERENCES questions(id),
-    from_id TEXT NOT NULL REFERENCES people(id),
-    to_id TEXT NOT NULL REFERENCES people(id),
-    kind TEXT NOT NULL,                 -- followup | reply
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS declines (   -- passes and expiries, to learn from
-    question_id INTEGER NOT NULL REFERENCES questions(id),
-    person_id TEXT NOT NULL REFERENCES people(id),
-    kind TEXT NOT NULL,                 -- passed | expired
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (question_id, person_id)
-);
-
-CREATE TABLE IF NOT EXISTS preferences (
-    person_id TEXT PRIMARY KEY REFERENCES people(id),
-    max_asks_per_day INTEGER,
-    quiet_start INTEGER,                -- local hour quiet time starts (e.g. 20)
-    quiet_end INTEGER                   -- local hour it ends (e.g. 8)
-);
-
-CREATE TABLE IF NOT EXISTS addresses (  -- how to reach a person on a platform
-    person_id TEXT NOT NULL REFERENCES people(id),
-    platform TEXT NOT NULL,             -- slack | teams | ...
-    address TEXT NOT NULL,              -- JSON: a DM channel, a conversation reference...
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (person_id, platform)
-);
-
-CREATE TABLE IF NOT EXISTS channels (   -- per-channel intake settings
-    platform TEXT NOT NULL,
-    channel_id TEXT NOT NULL,
-    enabled INTEGER NOT NULL DEFAULT 1, -- route unanswered questions posted here
-    wait_minutes REAL,                  -- NULL = the org default
-    PRIMARY KEY (platform, channel_id)
-);
-
-CREATE TABLE IF NOT EXISTS events (     -- ids of platform events already handled
-    event_id TEXT PRIMARY KEY,
-    received_at TEXT NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS outbox (     -- messages to deliver, written with the change
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    recipient TEXT,
-    question_id INTEGER REFERENCES questions(id),
-    ask_id INTEGER REFERENCES asks(id),
-    payload TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    send_after TEXT NOT NULL,
-    claimed_at TEXT,                    -- a delivery attempt started (in doubt if no sent_at)
-    sent_at TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    last_error TEXT,
-    result TEXT                         -- the platform's reference for what was sent
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sent_at, send_after);
-"""
-
 
 def to_iso(moment: datetime) -> str:
     """A UTC datetime as a fixed-width, sortable string."""
@@ -219,9 +97,19 @@ class MessageRow:
     created_at: datetime
 
 
+# The result of an outbox row that was finished without being sent, because what it
+# announced was no longer true when its time came ("skipped: ask closed").
+SKIPPED = "skipped: "
+
+
 @dataclass(frozen=True)
 class OutboxRow:
-    """A message waiting to be (or already) delivered."""
+    """A message waiting to be (or already) delivered.
+
+    A row is finished when `sent_at` is set: delivered (`result` is the platform's
+    reference, or None), or skipped (`result` starts with SKIPPED). A row whose last
+    delivery attempt failed is a dead letter (`dead_at`, `last_error`): no longer due
+    until an admin retries it."""
 
     id: int
     kind: str
@@ -235,6 +123,14 @@ class OutboxRow:
     sent_at: datetime | None
     attempts: int
     result: str | None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    dead_at: datetime | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Finished without being sent (see SKIPPED)."""
+        return self.sent_at is not None and (self.result or "").startswith(SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -253,8 +149,7 @@ class LifecycleStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.db
-        self.db.conn.executescript(LIFECYCLE_SCHEMA)
+        self.db = store.db  # its tables come from data/migrations.py, made by the Store
 
     def transaction(self):
         """The shared store's transaction."""
@@ -659,10 +554,13 @@ class LifecycleStore:
         return int(cur.lastrowid)
 
     def outbox_due(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
-        """Undelivered messages that may be sent now, oldest first."""
+        """Undelivered messages that may be sent now, oldest first. Every condition is in
+        SQL, before the LIMIT: rows waiting for their time (quiet hours, a retry's back-off)
+        and dead letters never take the place of a row that is due."""
         cur = self.db.execute(
-            "SELECT * FROM outbox WHERE sent_at IS NULL AND send_after <= ? "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+            "SELECT * FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL "
+            "AND send_after <= ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "ORDER BY id LIMIT ?",
             (to_iso(now), to_iso(now), limit),
         )
         return [_outbox(r) for r in cur]
@@ -703,14 +601,67 @@ class LifecycleStore:
             (error[:500], to_iso(retry_at), outbox_id),
         )
 
+    def mark_dead(self, outbox_id: int, error: str, now: datetime) -> None:
+        """Give up on a delivery: the row becomes a dead letter, with its last error."""
+        self.db.execute(
+            "UPDATE outbox SET last_error = ?, dead_at = ?, next_attempt_at = NULL, "
+            "claimed_at = NULL WHERE id = ?",
+            (error[:500], to_iso(now), outbox_id),
+        )
+
+    def mark_skipped(self, outbox_id: int, now: datetime, reason: str) -> None:
+        """Finish a row without sending it: what it announced is no longer so."""
+        self.db.execute(
+            "UPDATE outbox SET sent_at = ?, result = ?, claimed_at = NULL WHERE id = ?",
+            (to_iso(now), SKIPPED + reason, outbox_id),
+        )
+
+    def dead_letters(self) -> list[OutboxRow]:
+        """Rows given up on, oldest first."""
+        cur = self.db.execute("SELECT * FROM outbox WHERE dead_at IS NOT NULL ORDER BY id")
+        return [_outbox(r) for r in cur]
+
+    def dead_letter_count(self) -> int:
+        """How many rows were given up on."""
+        return int(
+            self.db.execute("SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL").fetchone()[0]
+        )
+
+    def retry_dead(self, outbox_ids: Iterable[int] | None, now: datetime) -> list[int]:
+        """Put dead letters (these, or all if None) back in the queue, due now, with their
+        attempts counted from zero; returns the ids put back (others are ignored)."""
+        sql, args = "SELECT id FROM outbox WHERE dead_at IS NOT NULL", []
+        if outbox_ids is not None:
+            args = sorted(set(outbox_ids))
+            sql += f" AND id IN ({','.join('?' * len(args))})"  # SQLite takes IN ()
+        ids = [r[0] for r in self.db.execute(sql, args)]
+        for outbox_id in ids:
+            self.db.execute(
+                "UPDATE outbox SET dead_at = NULL, attempts = 0, next_attempt_at = ?, "
+                "claimed_at = NULL WHERE id = ?",
+                (to_iso(now), outbox_id),
+            )
+        return sorted(ids)
+
     def sent_result(self, kind: str, ask_id: int) -> str | None:
         """The platform reference of the delivered message of `kind` for an ask."""
         row = self.db.execute(
             "SELECT result FROM outbox WHERE kind = ? AND ask_id = ? AND sent_at IS NOT NULL "
-            "ORDER BY id LIMIT 1",
-            (kind, ask_id),
+            "AND (result IS NULL OR substr(result, 1, ?) <> ?) ORDER BY id LIMIT 1",
+            (kind, ask_id, len(SKIPPED), SKIPPED),
         ).fetchone()
         return row[0] if row else None
+
+    def was_delivered(self, kind: str, ask_id: int) -> bool:
+        """Whether a message of `kind` for an ask was delivered (not only skipped)."""
+        return (
+            self.db.execute(
+                "SELECT 1 FROM outbox WHERE kind = ? AND ask_id = ? AND sent_at IS NOT NULL "
+                "AND (result IS NULL OR substr(result, 1, ?) <> ?) LIMIT 1",
+                (kind, ask_id, len(SKIPPED), SKIPPED),
+            ).fetchone()
+            is not None
+        )
 
 
 def _question(r: Any) -> QuestionRow:
@@ -767,5 +718,8 @@ def _outbox(r: Any) -> OutboxRow:
         claimed_at=from_iso(r[8]),
         sent_at=from_iso(r[9]),
         attempts=r[10],
+        next_attempt_at=from_iso(r[11]),
+        last_error=r[12],
         result=r[13],
+        dead_at=from_iso(r[14]),
     )

@@ -1,4 +1,4 @@
-"""The SQLite store: the schema and every query whoknows makes.
+"""The SQLite store: every query whoknows makes (the schema is in `data.migrations`).
 
 Everything the bot knows lives here, so a restart loses nothing. Writes that belong
 together run in one transaction. Rows that in-memory indexes mirror (people, contacts,
@@ -22,98 +22,8 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from data import migrations
 from data.models import Contact, KnowledgeItem, Person, item_text, ordered_pair
-
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS people (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT,
-    title TEXT,
-    department TEXT,
-    team TEXT,
-    manager_id TEXT REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
-    location TEXT,
-    timezone TEXT,
-    slack_id TEXT,
-    teams_id TEXT,
-    skills TEXT NOT NULL DEFAULT '[]',
-    opted_out INTEGER NOT NULL DEFAULT 0,
-    seq INTEGER NOT NULL DEFAULT 0
-);
--- One person per email, Slack id and Teams id: they identify people across platforms.
-CREATE UNIQUE INDEX IF NOT EXISTS people_email ON people(email) WHERE email IS NOT NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS people_slack ON people(slack_id) WHERE slack_id IS NOT NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS people_teams ON people(teams_id) WHERE teams_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS people_manager ON people(manager_id);
-CREATE INDEX IF NOT EXISTS people_team ON people(team);
-CREATE INDEX IF NOT EXISTS people_seq ON people(seq);
-
-CREATE TABLE IF NOT EXISTS contacts (
-    a TEXT NOT NULL REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
-    b TEXT NOT NULL REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
-    kind TEXT NOT NULL,
-    weight REAL NOT NULL DEFAULT 1.0,
-    created_at TEXT,
-    seq INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (a, b, kind),
-    CHECK (a <> b)
-);
-CREATE INDEX IF NOT EXISTS contacts_b ON contacts(b);
-CREATE INDEX IF NOT EXISTS contacts_seq ON contacts(seq);
-
-CREATE TABLE IF NOT EXISTS knowledge (
-    id TEXT PRIMARY KEY,
-    person_id TEXT NOT NULL REFERENCES people(id) DEFERRABLE INITIALLY DEFERRED,
-    title TEXT,
-    text TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'post',
-    source TEXT,
-    url TEXT,
-    tags TEXT NOT NULL DEFAULT '[]',
-    created_at TEXT,
-    content_hash TEXT NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS knowledge_person ON knowledge(person_id);
-CREATE INDEX IF NOT EXISTS knowledge_seq ON knowledge(seq);
-
-CREATE TABLE IF NOT EXISTS vectors (
-    item_id TEXT NOT NULL REFERENCES knowledge(id) ON DELETE CASCADE,
-    model TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    seq INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (item_id, model)
-);
-CREATE INDEX IF NOT EXISTS vectors_seq ON vectors(model, seq);
-
--- Full-text index over knowledge, kept in step by triggers (external content table).
-CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_fts USING fts5(
-    title, text, tags, content='knowledge', content_rowid='rowid', tokenize='porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS knowledge_ai AFTER INSERT ON knowledge BEGIN
-    INSERT INTO knowledge_fts(rowid, title, text, tags)
-    VALUES (new.rowid, new.title, new.text, new.tags);
-END;
-CREATE TRIGGER IF NOT EXISTS knowledge_ad AFTER DELETE ON knowledge BEGIN
-    INSERT INTO knowledge_fts(knowledge_fts, rowid, title, text, tags)
-    VALUES ('delete', old.rowid, old.title, old.text, old.tags);
-END;
-CREATE TRIGGER IF NOT EXISTS knowledge_au AFTER UPDATE ON knowledge BEGIN
-    INSERT INTO knowledge_fts(knowledge_fts, rowid, title, text, tags)
-    VALUES ('delete', old.rowid, old.title, old.text, old.tags);
-    INSERT INTO knowledge_fts(rowid, title, text, tags)
-    VALUES (new.rowid, new.title, new.text, new.tags);
-END;
-"""
 
 PERSON_COLUMNS = (
     "id",
@@ -194,16 +104,19 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
-            self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             # 64 MiB of page cache (the default is 2 MiB): bulk imports into big indexes
             # would otherwise re-read the same B-tree pages from disk.
             self.db.execute("PRAGMA cache_size = -65536")
-        self.db.conn.executescript(SCHEMA)
-        self.db.conn.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('seq', '0')",
-            (str(SCHEMA_VERSION),),
-        )
+        try:
+            # Every table (the lifecycle's too) comes from the numbered migrations, applied
+            # here once; a database of a newer whoknows is refused (SchemaError) untouched.
+            self.schema = migrations.upgrade(self.db, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
 
     def close(self) -> None:
         """Close the connections."""

@@ -21,6 +21,7 @@ class OrgStats:
     median_minutes_to_first_answer: float | None
     mean_hops_of_answers: float | None  # 1 = answered by someone the router chose
     requests_per_question: float | None  # asks sent per routed question
+    dead_letters: int = 0  # messages given up on after every retry (all time; see the CLI)
 
     @property
     def answer_rate(self) -> float | None:
@@ -40,6 +41,8 @@ class OrgStats:
             f"Median time to first answer: {fmt(self.median_minutes_to_first_answer, '.0f')} min",
             f"Hops per answer: {fmt(self.mean_hops_of_answers, '.1f')}",
             f"Requests per question: {fmt(self.requests_per_question, '.1f')}",
+            f"Undelivered messages: {self.dead_letters}"
+            + (" (`whoknows outbox dead` lists them)" if self.dead_letters else ""),
         ]
 
 
@@ -78,4 +81,5 @@ def org_stats(lifecycle: LifecycleStore, since: datetime | None = None) -> OrgSt
         median_minutes_to_first_answer=statistics.median(minutes) if minutes else None,
         mean_hops_of_answers=statistics.fmean(hop_counts) if hop_counts else None,
         requests_per_question=statistics.fmean(request_counts) if request_counts else None,
+        dead_letters=lifecycle.dead_letter_count(),
     )
