@@ -25,22 +25,7 @@ from typing import Any
 from data.lifecycle_store import from_iso, to_iso
 from data.store import Store
 
-INTAKE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS intake (     -- platform inputs, written before they are acked
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    platform TEXT NOT NULL,             -- slack | teams | ...
-    dedup_key TEXT,                     -- the platform's id for the input, when it has one
-    body TEXT NOT NULL,                 -- the request as received (raw text or JSON)
-    meta TEXT NOT NULL DEFAULT '{}',    -- what replaying it needs (mode, content type...)
-    received_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',  -- pending | done | failed
-    attempts INTEGER NOT NULL DEFAULT 0,
-    finished_at TEXT,
-    last_error TEXT,
-    UNIQUE (platform, dedup_key)
-);
-CREATE INDEX IF NOT EXISTS intake_open ON intake(state, id);
-"""
+# The table is made by migration 3 (data/migrations.py).
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 # A row whose handling failed this often is left for an admin instead of being replayed.
@@ -82,8 +67,6 @@ class IntakeStore:
             )
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA synchronous = FULL")
-        with self._lock:
-            self._conn.executescript(INTAKE_SCHEMA)
 
     def close(self) -> None:
         """Close the connection (if it is our own)."""

@@ -148,8 +148,12 @@ class LifecycleStore:
     belong together."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store.db  # its tables come from data/migrations.py, made by the Store
+        self.store = store  # its tables come from data/migrations.py, made by the Store
+
+    @property
+    def db(self):
+        """The calling thread's connection (see `Store.db`)."""
+        return self.store.db
 
     def transaction(self):
         """The shared store's transaction."""

@@ -549,3 +549,28 @@ def m002_outbox_dead_letters(db: Database) -> None:
 
 
 # Append new migrations here, after the last one: @migration def m003_...(db).
+
+
+@migration
+def m003_intake(db: Database) -> None:
+    """Durable intake (`data.intake_store`): each platform input written down before it
+    is acknowledged, marked done once handled, replayed on start if it never was."""
+    run(
+        db,
+        """
+CREATE TABLE IF NOT EXISTS intake (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform TEXT NOT NULL,             -- slack | teams | ...
+    dedup_key TEXT,                     -- the platform's id for the input, when it has one
+    body TEXT NOT NULL,                 -- the request as received (raw text or JSON)
+    meta TEXT NOT NULL DEFAULT '{}',    -- what replaying it needs (mode, content type...)
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',  -- pending | done | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    finished_at TEXT,
+    last_error TEXT,
+    UNIQUE (platform, dedup_key)
+);
+CREATE INDEX IF NOT EXISTS intake_open ON intake(state, id);
+""",
+    )

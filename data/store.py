@@ -87,6 +87,10 @@ class LexicalHit:
     score: float
 
 
+# How long a writer waits for another process's (or connection's) write to finish.
+BUSY_TIMEOUT_S = 30.0
+
+
 class Store:
     """All reads and writes of the whoknows database."""
 
@@ -94,37 +98,72 @@ class Store:
         self.path = str(path)
         # How many items each word matches, for `lexical_search(max_matches=...)`.
         self._word_counts: dict[str, int] = {}
+        # Writers of this process take turns (chat handlers and the scheduler run in
+        # threads); SQLite's own lock serialises them with other processes.
         self._lock = threading.RLock()
         self._reader: sqlite3.Connection | None = None  # see `_search_connection`
         self._reader_lock = threading.Lock()
+        # One connection per thread: a sqlite3 connection must not be used by two threads
+        # at once (a read in one thread interleaved with another's transaction breaks both:
+        # "database is locked", "cannot commit - no transaction is active"). A thread
+        # reads committed data only and writes in its own transactions. An in-memory
+        # database exists only on its one connection, which threads then share.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._shared: sqlite_utils.Database | None = None
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are opened explicitly by `transaction()`.
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if self.path != ":memory:":
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            # 64 MiB of page cache (the default is 2 MiB): bulk imports into big indexes
-            # would otherwise re-read the same B-tree pages from disk.
-            self.db.execute("PRAGMA cache_size = -65536")
+        first = self.db
         try:
             # Every table (the lifecycle's too) comes from the numbered migrations, applied
             # here once; a database of a newer whoknows is refused (SchemaError) untouched.
-            self.schema = migrations.upgrade(self.db, self.path)
+            self.schema = migrations.upgrade(first, self.path)
         except BaseException:
-            conn.close()
+            self.close()
             raise
         if self.path != ":memory:":
-            self.db.execute("PRAGMA journal_mode = WAL")
+            first.execute("PRAGMA journal_mode = WAL")
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection to the database (made on first use)."""
+        if self._shared is not None:
+            return self._shared
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite_utils.Database(self._connect())
+            if self.path == ":memory:":
+                self._shared = db
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are opened explicitly by `transaction()`.
+        conn = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # 64 MiB of page cache (the default is 2 MiB): bulk imports into big indexes
+            # would otherwise re-read the same B-tree pages from disk.
+            conn.execute("PRAGMA cache_size = -65536")
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (every thread's)."""
         with self._reader_lock:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
-        self.db.conn.close()
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+        self._shared = None
 
     def _search(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         return self._search_connection().execute(sql, params)

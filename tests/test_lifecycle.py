@@ -73,6 +73,7 @@ def test_someone_outside_the_directory_cannot_ask(world):
 
 def test_an_answer_reaches_the_asker_and_closes_the_other_asks(world):
     qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()  # the requests go out (one that never did gets no update)
     dan_ask = next(a for a in world.pending(qid) if a.person_id == "dan")
     outcome = world.flow.answer(dan_ask.id, "dan", "helm rollback fleet-api 41")
     world.run()
@@ -186,6 +187,7 @@ def test_a_snooze_reminds_later_and_can_not_go_on_forever(encoder):
 def test_an_expired_ask_escalates_to_the_next_candidate(encoder):
     world = make_world(encoder, ask_timeout_minutes=60, first_wave=1)
     qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()  # the request goes out (one that never did gets no update)
     first = world.pending(qid)[0]
     world.advance(minutes=61)
     assert world.flow.lc.ask(first.id).state == "expired"
@@ -329,6 +331,7 @@ def test_only_the_asker_can_accept_or_resolve(world):
 
 def test_resolving_early_closes_the_open_asks(world):
     qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()  # the requests go out (one that never did gets no update)
     world.flow.resolve(qid, "ann")
     world.run()
     assert world.pending(qid) == []

@@ -211,12 +211,21 @@ def test_a_router_given_a_ranker_keeps_it(org, encoder):
 
 
 def test_asks_answered_or_ignored_make_people_more_or_less_responsive(org, encoder):
-    # The question lifecycle's asks table, as far as the router reads it.
-    org.db.execute("CREATE TABLE asks (person_id TEXT, state TEXT, closed_at TEXT)")
+    # The question lifecycle's asks, one question each (nobody is asked twice for one).
     outcomes = [("ana", "answered")] * 3 + [("ben", "expired")] * 3
     outcomes += [("cy", "passed"), ("cy", "referred"), ("cy", "pending")]
-    for person, state in outcomes:
-        org.db.execute("INSERT INTO asks VALUES (?, ?, '2024-03-05')", (person, state))
+    for n, (person, state) in enumerate(outcomes, 1):
+        org.db.execute(
+            "INSERT INTO questions(id, asker_id, text, origin, state, created_at, updated_at) "
+            "VALUES (?, 'dee', 'q?', 'ask', 'routing', '2024-03-05', '2024-03-05')",
+            (n,),
+        )
+        org.db.execute(
+            "INSERT INTO asks(question_id, person_id, hop, state, created_at, send_after, "
+            "due_at, closed_at) VALUES (?, ?, 1, ?, '2024-03-05', '2024-03-05', '2024-03-06', "
+            "'2024-03-05')",
+            (n, person, state),
+        )
     router = Router(org, encoder, Settings(_env_file=None))
     rate = router.features("helm rollout", "dee").column("resp_ask_rate")
     ana, ben, cy, dee = (router.people.get(p) for p in ("ana", "ben", "cy", "dee"))
@@ -234,30 +243,26 @@ def test_examples_too_old_to_be_fitted_again_are_forgotten():
     assert [e.known_at for e in learner.known_before(100.0)] == list(range(50, 70))
 
 
+Q = (
+    "INSERT INTO questions(id, text, asker_id, created_at, origin, state, updated_at) "
+    "VALUES (?, ?, ?, ?, 'ask', 'answered', '')"
+)
+A = "INSERT INTO answers(id, question_id, person_id, created_at, text) VALUES (?, ?, ?, ?, '')"
+
+
 def test_the_running_bot_retrains_once_enough_new_answers_arrived(org, encoder):
-    # The lifecycle's tables, as far as training reads them.
-    org.db.execute(
-        "CREATE TABLE questions (id INTEGER PRIMARY KEY, text TEXT, asker_id TEXT, created_at TEXT)"
-    )
-    org.db.execute(
-        "CREATE TABLE answers (id INTEGER PRIMARY KEY, question_id INTEGER, person_id TEXT, "
-        "created_at TEXT)"
-    )
+    # The lifecycle's tables, as far as training reads them (one answer below is by
+    # someone outside the directory, which the foreign keys would refuse).
+    org.db.execute("PRAGMA foreign_keys = OFF")
     settings = Settings(_env_file=None)
     history = _history()
     for n, h in enumerate(history[: MIN_EXAMPLES - 1]):
-        org.db.execute(
-            "INSERT INTO questions VALUES (?, ?, ?, ?)", (n, h.question, h.asker_id, h.asked_at)
-        )
-        org.db.execute(
-            "INSERT INTO answers VALUES (?, ?, ?, ?)", (n, n, h.answerer_ids[0], h.answered_at)
-        )
+        org.db.execute(Q, (n, h.question, h.asker_id, h.asked_at))
+        org.db.execute(A, (n, n, h.answerer_ids[0], h.answered_at))
     assert retrain_if_due(org, encoder, settings) is None
     h = history[MIN_EXAMPLES]
-    org.db.execute(
-        "INSERT INTO questions VALUES (99, ?, ?, ?)", (h.question, h.asker_id, h.asked_at)
-    )
-    org.db.execute("INSERT INTO answers VALUES (99, 99, ?, ?)", (h.answerer_ids[0], h.answered_at))
+    org.db.execute(Q, (99, h.question, h.asker_id, h.asked_at))
+    org.db.execute(A, (99, 99, h.answerer_ids[0], h.answered_at))
     result = retrain_if_due(org, encoder, settings)
     assert result is not None and result.ranker is not None
     assert ranker_from_json(org.get_meta("ranker"))[1] == MIN_EXAMPLES
@@ -265,8 +270,8 @@ def test_the_running_bot_retrains_once_enough_new_answers_arrived(org, encoder):
     # Answers that teach nothing (by someone outside the directory) are not retried on every
     # call: the next training waits for 10 more answered questions.
     for n in range(100, 100 + REFIT_EVERY):
-        org.db.execute("INSERT INTO questions VALUES (?, 'q?', 'dee', '2024-03-30T09:00:00')", (n,))
-        org.db.execute("INSERT INTO answers VALUES (?, ?, 'ghost', '2024-03-30T10:00:00')", (n, n))
+        org.db.execute(Q, (n, "q?", "dee", "2024-03-30T09:00:00"))
+        org.db.execute(A, (n, n, "ghost", "2024-03-30T10:00:00"))
     assert retrain_if_due(org, encoder, settings) is not None
     assert retrain_if_due(org, encoder, settings) is None
 

@@ -143,9 +143,13 @@ def create_asgi_app(bot: SlackBot) -> Starlette:
     async def health(request: Request) -> Response:
         try:
             seq = await run_in_threadpool(bot.runtime.store.current_seq)
+            intake = await run_in_threadpool(bot.runtime.intake.counts)
         except Exception as error:  # the database is what whoknows can't do without
+            log.warning("health check failed: %s", error)
             return JSONResponse({"ok": False, "error": str(error)}, status_code=503)
-        return JSONResponse({"ok": True, "jobs_waiting": bot.jobs.waiting(), "seq": seq})
+        return JSONResponse(
+            {"ok": True, "jobs_waiting": bot.jobs.waiting(), "intake": intake, "seq": seq}
+        )
 
     return Starlette(
         routes=[

@@ -8,6 +8,7 @@ own and delivers through `TeamsBot.call`, which hands the SDK work to that loop 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -33,10 +34,12 @@ from bot.teams.handlers.common import invoke_reply, reply
 from bot.teams.inbound import BadActivity
 from bot.teams.people import People
 from bot.teams.retry import RetryingClientFactory
+from data.intake_store import IntakeBusy
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+TEAMS = "teams"  # the platform's name in the intake table
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
@@ -93,28 +96,95 @@ class TeamsBot:
             identity = ClaimsIdentity({}, False, authentication_type="Anonymous")
         else:
             identity = caller.identity
-        return await self._run(identity, activity)
+        try:
+            intake_id = await asyncio.to_thread(self._accept, body, identity)
+        except IntakeBusy as problem:
+            log.warning("could not write a Teams activity down, refused it (503): %s", problem)
+            return web.json_response({"error": "busy, try again"}, status=503)
+        return await self._run_durably(intake_id, identity, activity)
 
-    async def _run(self, identity: ClaimsIdentity, activity: Activity) -> web.StreamResponse:
-        """Run the turn; its HTTP answer (an invoke's body, else 202). A failure is ours,
-        not the caller's: logged once, and answered so that the user is told."""
+    # ------------------------------------------------------------ durable intake
+
+    def _accept(self, body: dict[str, Any], identity: ClaimsIdentity) -> int | None:
+        """Write the activity (and who sent it) to the intake table before it is handled;
+        its row id, or None for a redelivery of an activity accepted before."""
+        activity_id = body.get("id")
+        conversation = (body.get("conversation") or {}).get("id") or ""
+        key = f"{conversation}:{activity_id}" if activity_id else None
+        meta = {
+            "claims": identity.claims,
+            "authenticated": identity.is_authenticated,
+            "authentication_type": identity.authentication_type,
+        }
+        now = self.runtime.clock.now()
+        return self.runtime.intake.accept(TEAMS, key, json.dumps(body), meta, now)
+
+    async def _run_durably(
+        self, intake_id: int | None, identity: ClaimsIdentity, activity: Activity
+    ) -> web.StreamResponse:
+        """Run the turn and mark its intake row done (or failed, for the next start)."""
+        intake = self.runtime.intake
+        if intake_id is not None:
+            await asyncio.to_thread(intake.started, intake_id)
+        response, failure = await self._turn(identity, activity)
+        if intake_id is not None:
+            now = self.runtime.clock.now()
+            if failure is None:
+                await asyncio.to_thread(intake.finish, intake_id, now)
+            else:
+                await asyncio.to_thread(intake.fail, intake_id, failure, now)
+        return response
+
+    async def replay(self) -> int:
+        """Run again every activity accepted but not handled before the last stop (a
+        crash, a kill), oldest first; returns how many. Their HTTP answers go nowhere:
+        the core's event ids keep anything from happening twice."""
+        rows = await asyncio.to_thread(self.runtime.intake.unfinished, TEAMS)
+        for row in rows:
+            try:
+                activity = inbound.activity_of(json.loads(row.body))
+            except (ValueError, BadActivity) as problem:
+                log.warning(
+                    "intake row %d cannot be read back (%s); marked failed", row.id, problem
+                )
+                await asyncio.to_thread(
+                    self.runtime.intake.fail, row.id, "unreadable body", self.runtime.clock.now()
+                )
+                continue
+            identity = ClaimsIdentity(
+                row.meta.get("claims") or {},
+                bool(row.meta.get("authenticated")),
+                authentication_type=row.meta.get("authentication_type") or "Anonymous",
+            )
+            await self._run_durably(row.id, identity, activity)
+        if rows:
+            log.info("replayed %d Teams activities accepted before the last stop", len(rows))
+        return len(rows)
+
+    async def _turn(
+        self, identity: ClaimsIdentity, activity: Activity
+    ) -> tuple[web.StreamResponse, str | None]:
+        """Run the turn; its HTTP answer (an invoke's body, else 202) and what failed, if
+        anything. A failure is ours, not the caller's: logged once, and answered so that
+        the user is told."""
         try:
             answer = await self.adapter.process_activity(identity, activity, self.app.on_turn)
-        except Exception:
+        except Exception as error:
             log.error(
                 "Teams turn failed (%s %s)", activity.type, activity.name or "", exc_info=True
             )
+            failure = f"{type(error).__name__}: {error}"
             if activity.type == ActivityTypes.invoke:
-                return web.json_response(sorry_body(activity), status=200)
-            return web.Response(status=202)
+                return web.json_response(sorry_body(activity), status=200), failure
+            return web.Response(status=202), failure
         synchronous = activity.delivery_mode == DeliveryModes.expect_replies
         if activity.type != ActivityTypes.invoke and not synchronous:
-            return web.Response(status=202)
+            return web.Response(status=202), None
         if answer is None:
-            return web.Response(status=200)
+            return web.Response(status=200), None
         if answer.body is None:
-            return web.Response(status=answer.status or 200)
-        return web.json_response(answer.body, status=answer.status or 200)
+            return web.Response(status=answer.status or 200), None
+        return web.json_response(answer.body, status=answer.status or 200), None
 
     def call(self, work: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run `work` on the bot's loop from another thread and wait for its result."""

@@ -39,6 +39,8 @@ def create_app(
     async def started(app: web.Application) -> None:
         bot.loop = asyncio.get_running_loop()
         if run_scheduler:
+            # What was accepted before the last stop first, in order; then the clockwork.
+            await bot.replay()
             runtime.start(deliverer)
 
     async def stopping(app: web.Application) -> None:
