@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
@@ -50,6 +50,18 @@ def make_client(settings: SlackSettings, token: str | None = None) -> WebClient:
     )
 
 
+def _listener_failed(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """A listener raised while answering a verified request. A field missing or of the
+    wrong kind is the request's fault: 400 and one line (Slack would resend a 500 for
+    ever). Anything else is ours: logged with its traceback, 500, and retried."""
+    kind = body.get("type") or body.get("command") or "request"
+    if isinstance(error, KeyError | TypeError | ValueError | AttributeError):
+        log.warning("refused a Slack %s the listeners cannot read (400): %r", kind, error)
+        return BoltResponse(status=400, body="malformed request")
+    log.error("listener failed on a Slack %s", kind, exc_info=error)
+    return BoltResponse(status=500, body="")
+
+
 class SlackBot:
     """Everything the Slack adapter runs: Bolt app, services for listeners, job queue and
     the deliverer the core's scheduler sends through."""
@@ -84,6 +96,7 @@ class SlackBot:
             process_before_response=True,
         )
         self.app.use(self._attach_services)
+        self.app.error(_listener_failed)
         register_listeners(self.app)
         self.intake = SlackIntake(self.app, runtime.intake, self.jobs, runtime.clock)
         self.deliverer = SlackDeliverer(self.client, runtime)

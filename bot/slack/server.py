@@ -11,6 +11,8 @@ table and dispatched to Bolt, in a worker thread so a slow Slack call in one lis
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -20,7 +22,6 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.starlette.handler import to_starlette_response
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -30,6 +31,7 @@ from starlette.routing import Route
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.app import SlackBot
+from bot.slack.deliverer import sending_status
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,11 @@ def check_signature(secret: str, body: bytes, headers: Any, now: float | None = 
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
         raise BadRequest(401, "stale request timestamp")
-    if not SignatureVerifier(secret).is_valid(body, timestamp, signature):
+    # Over the bytes as received: slack_sdk's SignatureVerifier decodes the body as UTF-8
+    # first, and fails on a body that is not.
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise BadRequest(401, "bad signature")
 
 
@@ -77,7 +83,7 @@ def parse_body(body: bytes, content_type: str) -> tuple[str, dict[str, Any]]:
             raise BadRequest(400, "body is not valid JSON") from None
         if not isinstance(parsed, dict):
             raise BadRequest(400, "JSON body is not an object")
-        return text, parsed
+        return text, _checked_event(parsed)
     if content_type.startswith("application/x-www-form-urlencoded"):
         try:
             form = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
@@ -90,11 +96,29 @@ def parse_body(body: bytes, content_type: str) -> tuple[str, dict[str, Any]]:
                 raise BadRequest(400, "payload= is empty or not valid JSON") from None
             if not isinstance(payload, dict):
                 raise BadRequest(400, "payload= is not a JSON object")
+            user = payload.get("user")
+            if not isinstance(payload.get("type"), str) or not (
+                isinstance(user, dict) and isinstance(user.get("id"), str)
+            ):
+                raise BadRequest(400, "interaction payload without a type or a user id")
             return text, payload
         if form.get("command"):
+            if not form.get("user_id"):
+                raise BadRequest(400, "slash command without a user_id")
             return text, form
         raise BadRequest(400, "form body is neither an interaction nor a slash command")
     raise BadRequest(415, f"unsupported content type {content_type[:60]!r}")
+
+
+def _checked_event(body: dict[str, Any]) -> dict[str, Any]:
+    """An Events API body with what the listeners rely on (BadRequest(400) otherwise)."""
+    if body.get("type") == "event_callback":
+        event = body.get("event")
+        if not (isinstance(event, dict) and isinstance(event.get("type"), str)):
+            raise BadRequest(400, "event_callback without an event object and type")
+        if not isinstance(body.get("event_id", ""), str):
+            raise BadRequest(400, "event_id is not a string")
+    return body
 
 
 async def read_body(request: Request) -> bytes:
@@ -144,11 +168,13 @@ def create_asgi_app(bot: SlackBot) -> Starlette:
         try:
             seq = await run_in_threadpool(bot.runtime.store.current_seq)
             intake = await run_in_threadpool(bot.runtime.intake.counts)
+            sending = await run_in_threadpool(sending_status, bot.runtime.store)
         except Exception as error:  # the database is what whoknows can't do without
             log.warning("health check failed: %s", error)
             return JSONResponse({"ok": False, "error": str(error)}, status_code=503)
         return JSONResponse(
             {"ok": True, "jobs_waiting": bot.jobs.waiting(), "intake": intake, "seq": seq}
+            | sending  # "sending": false, "why": "app uninstalled at ..." after an uninstall
         )
 
     return Starlette(
