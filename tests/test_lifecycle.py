@@ -421,3 +421,130 @@ def test_an_in_doubt_delivery_is_not_sent_twice(world):
     world.run()
     assert [k for k, _ in world.sent.sent].count(intent_key) == 1
     assert world.flow.lc.outbox()[0].sent_at is not None
+
+
+# ------------------------------------------------- honest expiry and pass notes
+
+
+def test_an_expired_request_says_someone_else_was_asked_only_when_someone_was(encoder):
+    world = make_world(encoder, ask_timeout_minutes=60, first_wave=1)
+    qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()
+    first = world.pending(qid)[0]
+    world.advance(minutes=61)
+    [note] = world.sent.of_kind("ask_closed", first.person_id)
+    assert note.detail == "This request expired; I've asked someone else."
+    assert len(world.pending(qid)) == 1
+
+
+def test_an_expired_request_with_nobody_left_to_ask_just_expires(encoder):
+    world = make_world(encoder, ask_timeout_minutes=60, first_wave=1, max_asks_per_question=1)
+    qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()
+    first = world.pending(qid)[0]
+    world.advance(minutes=61)
+    [note] = world.sent.of_kind("ask_closed", first.person_id)
+    assert note.detail == "This request expired."
+    assert asked(world, qid) == [first.person_id]
+    assert world.flow.question(qid).state == "gave_up"
+
+
+def test_a_pass_with_nobody_left_to_ask_does_not_promise_anyone(encoder):
+    world = make_world(encoder, first_wave=1, max_asks_per_question=1)
+    qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()
+    first = world.pending(qid)[0]
+    outcome = world.flow.pass_(first.id, first.person_id)
+    world.run()
+    [note] = world.sent.of_kind("ask_closed", first.person_id)
+    assert "someone else" not in note.detail and "someone else" not in outcome.message
+    assert note.detail == outcome.message == "No problem, thanks for letting me know."
+
+
+# ------------------------------------------------------- withdrawn and edited
+
+
+def test_a_question_withdrawn_while_waiting_is_never_routed(world):
+    qid = world.flow.ask("ann", OOM_QUESTION, origin="channel").question_id
+    with pytest.raises(FlowError, match="Only the person who asked"):
+        world.flow.withdraw(qid, "bo")
+    assert world.flow.withdraw(qid, "ann", event_id="del-1").ok
+    assert world.flow.withdraw(qid, "ann", event_id="del-1").duplicate
+    world.advance(minutes=30)
+    q = world.flow.question(qid)
+    assert (q.state, q.outcome) == ("withdrawn", "withdrawn by the asker")
+    assert asked(world, qid) == [] and world.sent.sent == []
+
+
+def test_a_question_withdrawn_while_routing_closes_its_requests_in_place(encoder):
+    world = make_world(encoder, ask_timeout_minutes=60)
+    qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()  # the requests go out
+    out = {a.person_id for a in world.pending(qid)}
+    assert world.flow.withdraw(qid, "ann").ok
+    world.run()
+    closed = world.sent.of_kind("ask_closed")
+    assert {(i.recipient, i.outcome) for i in closed} == {(p, "withdrawn") for p in out}
+    assert all("Ann Lee withdrew this question" in i.detail for i in closed)
+    assert world.pending(qid) == []
+    world.advance(minutes=61)
+    world.advance(hours=5)
+    assert set(asked(world, qid)) == out  # nobody else is asked, nothing expires
+    assert len(world.sent.of_kind("ask_closed")) == len(closed)
+    assert not world.flow.withdraw(qid, "ann").ok  # already over
+    assert world.flow.resolve(qid, "ann").message == "This question is already closed."
+
+
+def test_a_withdrawn_request_that_never_went_out_is_not_sent_nor_updated(encoder):
+    world = make_world(encoder, first_wave=1)
+    world.clock.advance(hours=5)  # 23:00 in Tokyo: a referral to Fay waits for her morning
+    qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    first = world.pending(qid)[0]
+    assert world.flow.refer(first.id, first.person_id, "fay").ok
+    world.run()
+    world.flow.withdraw(qid, "ann")
+    world.advance(hours=9)
+    assert world.sent.of_kind("ask_expert", "fay") == []
+    assert world.sent.of_kind("ask_closed", "fay") == []
+
+
+def test_an_answered_question_is_not_withdrawn(world):
+    qid, _ = answered_world(world)
+    outcome = world.flow.withdraw(qid, "ann")
+    assert not outcome.ok and world.flow.question(qid).state == "answered"
+
+
+def test_an_edited_waiting_question_is_routed_with_its_new_text(world):
+    qid = world.flow.ask("ann", "Who knows about expense reimbursement?", origin="channel")
+    edited = OOM_QUESTION
+    assert world.flow.edit_question(qid.question_id, "ann", edited).ok
+    with pytest.raises(FlowError, match="Only the person who asked"):
+        world.flow.edit_question(qid.question_id, "bo", "Something else?")
+    world.advance(minutes=11)
+    requests = world.sent.of_kind("ask_expert")
+    assert {r.recipient for r in requests} == {"dan", "fay"}  # routed on the new words
+    assert {r.question for r in requests} == {edited}
+    assert world.flow.question(qid.question_id).text == edited
+
+
+def test_an_edit_after_routing_keeps_the_requests_and_tells_who_got_one(world):
+    qid = world.flow.ask("ann", OOM_QUESTION).question_id
+    world.run()
+    out = sorted(a.person_id for a in world.pending(qid))
+    new = OOM_QUESTION + " It is the fleet-api release."
+    outcome = world.flow.edit_question(qid, "ann", new, event_id="edit-1")
+    assert outcome.ok and "I've told" in outcome.message
+    assert world.flow.edit_question(qid, "ann", new, event_id="edit-1").duplicate
+    assert world.flow.edit_question(qid, "ann", new).message == "The question is unchanged."
+    world.run()
+    notices = world.sent.of_kind("notice")
+    assert sorted(n.recipient for n in notices) == out
+    assert all(new in n.text and "Ann Lee edited" in n.text for n in notices)
+    assert sorted(a.person_id for a in world.pending(qid)) == out  # same requests
+    assert world.flow.question(qid).text == new
+
+
+def test_an_answered_question_keeps_the_text_it_was_answered_as(world):
+    qid, _ = answered_world(world)
+    assert not world.flow.edit_question(qid, "ann", "Something different?").ok
+    assert world.flow.question(qid).text == OOM_QUESTION

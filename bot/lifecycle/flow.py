@@ -32,6 +32,7 @@ from bot.lifecycle.intents import (
 )
 from bot.lifecycle.learning import Learning, answer_id_of
 from bot.lifecycle.policy import AskPolicy
+from bot.lifecycle.prepared import PreparedRouting
 from bot.lifecycle.states import (
     ANSWERED_STATES,
     OPEN_STATES,
@@ -41,7 +42,7 @@ from bot.lifecycle.states import (
 )
 from bot.router import Router
 from bot.settings import Settings
-from data.lifecycle_store import AnswerRow, AskRow, LifecycleStore, QuestionRow
+from data.lifecycle_store import AnswerRow, AskRow, LifecycleStore, QuestionRow, to_iso
 from data.models import Person
 from data.store import Store
 from graph.relations import relation_to
@@ -82,6 +83,8 @@ class Flow:
         self.lc = LifecycleStore(store)
         self.policy = AskPolicy(self.limits, self.lc, router.encoder)
         self.learning = Learning(store, self.lc)
+        # Rankings computed before the write transaction that uses them (see prepared.py).
+        self.prepared = PreparedRouting(router, self.limits.candidate_pool)
 
     # =================================================================== intake
 
@@ -102,12 +105,14 @@ class Flow:
         if origin not in ORIGINS:
             raise FlowError(f"unknown origin {origin!r}")
         asker = self._person(asker_id)
+        wait = self.limits.channel_wait_minutes if wait_minutes is None else wait_minutes
+        waiting = origin == "channel" and wait > 0
+        if not waiting and (event_id is None or not self.lc.seen(event_id)):
+            self.prepared.prepare(text, asker.id, self.clock.now().timestamp())
         with self._input(event_id) as fresh:
             if not fresh:
                 return DUPLICATE
             now = self.clock.now()
-            wait = self.limits.channel_wait_minutes if wait_minutes is None else wait_minutes
-            waiting = origin == "channel" and wait > 0
             due = now + timedelta(minutes=wait) if waiting else None
             # Every question starts out waiting; only a channel question waits for a while.
             qid = self.lc.add_question(
@@ -147,6 +152,68 @@ class Flow:
                 return Outcome(True, "Glad an earlier answer helped.", q.id)
             return self._route(q, now)
 
+    def withdraw(self, question_id: int, asker_id: str, event_id: str | None = None) -> Outcome:
+        """The asker takes their question back while it is still open (e.g. they deleted
+        the message that asked it): it is withdrawn, its pending requests are closed, and
+        whoever already got one sees it updated in place (a request that never went out
+        is simply not sent). A question already answered or over is left as it is."""
+        with self._input(event_id) as fresh:
+            if not fresh:
+                return DUPLICATE
+            q = self._question(question_id)
+            self._require_asker(q, asker_id)
+            if q.state not in OPEN_STATES:
+                return Outcome(False, "This question is already over; nothing to withdraw.", q.id)
+            now = self.clock.now()
+            self._close_pending(
+                q,
+                now,
+                f"{self._name(asker_id)} withdrew this question, so nothing more is needed. "
+                "Thanks anyway!",
+                outcome="withdrawn",
+            )
+            self._move(q, QuestionState.WITHDRAWN, now, outcome="withdrawn by the asker")
+            return Outcome(True, "Your question was withdrawn.", q.id)
+
+    def edit_question(
+        self, question_id: int, asker_id: str, text: str, event_id: str | None = None
+    ) -> Outcome:
+        """The asker changed the text of a question that is still open (e.g. edited the
+        message that asked it). The new text is what is routed from now on: a waiting or
+        checking question just takes it; a question being routed keeps its requests, and
+        each person who already got one is sent the new wording (a request that has not
+        gone out yet goes out as it is stored; adapters render it with the question's
+        current text). An answered or closed question keeps the text it was answered as."""
+        text = _clean(text, "question")
+        with self._input(event_id) as fresh:
+            if not fresh:
+                return DUPLICATE
+            q = self._question(question_id)
+            self._require_asker(q, asker_id)
+            if q.state not in OPEN_STATES:
+                return Outcome(False, "This question is already answered or closed.", q.id)
+            if text == q.text:
+                return Outcome(True, "The question is unchanged.", q.id)
+            now = self.clock.now()
+            self._set_text(q, text, now)
+            told = []
+            for ask in self.lc.asks_of_question(q.id):
+                if ask.state == AskState.PENDING and self.lc.was_delivered(AskExpert.kind, ask.id):
+                    self._send(
+                        Notice(
+                            q.id,
+                            ask.person_id,
+                            f"{self._name(asker_id)} edited the question they asked you. "
+                            f"It now reads: “{text}”",
+                        ),
+                        now,
+                    )
+                    told.append(ask.person_id)
+            if told:
+                names = _join([self._name(p) for p in told])
+                return Outcome(True, f"Updated; I've told {names}.", q.id)
+            return Outcome(True, "Updated.", q.id)
+
     # ================================================================== routing
 
     def _begin(self, q: QuestionRow, now: datetime) -> Outcome:
@@ -183,17 +250,21 @@ class Flow:
         wanted = min(wanted, room)
         if wanted <= 0:
             return []
-        self.router.sync()
-        qvec = self.router.encoder.encode_one(q.text)
         in_chain = {a.person_id for a in asks} | {a.via_id for a in asks if a.via_id}
-        ranked = self.router.rank(
-            q.text,
-            q.asker_id,
-            limit=self.limits.candidate_pool,
-            exclude=in_chain,
-            now=now.timestamp(),
-            query_vector=qvec,
-        )
+        prepared = self.prepared.take(q.text, q.asker_id)
+        if prepared is not None and not in_chain:  # ranked before this transaction opened
+            qvec, ranked = prepared.vector, prepared.ranked
+        else:
+            self.router.sync()
+            qvec = self.router.encoder.encode_one(q.text)
+            ranked = self.router.rank(
+                q.text,
+                q.asker_id,
+                limit=self.limits.candidate_pool,
+                exclude=in_chain,
+                now=now.timestamp(),
+                query_vector=qvec,
+            )
         radius = self.limits.start_radius + q.widenings
         chosen = self.policy.order(ranked, qvec, radius, now)[:wanted]
         created = []
@@ -262,18 +333,20 @@ class Flow:
         assert ask is not None
         return ask
 
-    def _widen(self, q: QuestionRow, now: datetime) -> None:
-        """After an ask ended without an answer: keep a full wave out, one hop further."""
+    def _widen(self, q: QuestionRow, now: datetime) -> list[AskRow]:
+        """After an ask ended without an answer: keep a full wave out, one hop further.
+        Returns the asks it created (none if a full wave is still out, or nobody is left)."""
         if q.state != QuestionState.ROUTING:
-            return
+            return []
         pending = [a for a in self.lc.asks_of_question(q.id) if a.state == AskState.PENDING]
         missing = self.limits.first_wave - len(pending)
         if missing <= 0:
-            return
+            return []
         self.lc.widen(q.id)
         asked = self._ask_more(self._question(q.id), missing, now)
         if not asked and not pending:
             self._give_up(self._question(q.id), now)
+        return asked
 
     def _give_up(self, q: QuestionRow, now: datetime) -> Outcome:
         """Nobody (more) can be asked: tell the asker honestly what was tried."""
@@ -426,12 +499,15 @@ class Flow:
             now = self.clock.now()
             self.lc.close_ask(ask.id, AskState.PASSED, now)
             self.lc.add_decline(q.id, person_id, "passed", now)
-            self._send(
-                AskClosed(q.id, ask.id, person_id, "passed", "No problem, I'll ask someone else."),
-                now,
+            asked = self._widen(self._question(q.id), now)
+            # Only say someone else is asked when a new request was made just now.
+            detail = (
+                "No problem, I'll ask someone else."
+                if asked
+                else "No problem, thanks for letting me know."
             )
-            self._widen(self._question(q.id), now)
-            return Outcome(True, "No problem, I'll ask someone else.", q.id, ask.id)
+            self._send(AskClosed(q.id, ask.id, person_id, "passed", detail), now)
+            return Outcome(True, detail, q.id, ask.id)
 
     def snooze(self, ask_id: int, person_id: str, event_id: str | None = None) -> Outcome:
         """The person asked wants more time; they are reminded when the snooze ends."""
@@ -536,7 +612,11 @@ class Flow:
                 return DUPLICATE
             q = self._question(question_id)
             self._require_asker(q, asker_id)
-            if q.state in (QuestionState.RESOLVED, QuestionState.CANCELLED):
+            if q.state in (
+                QuestionState.RESOLVED,
+                QuestionState.CANCELLED,
+                QuestionState.WITHDRAWN,
+            ):
                 return Outcome(True, "This question is already closed.", q.id)
             self._resolve(q, self.clock.now(), f"{self._name(asker_id)} marked it resolved.")
             return Outcome(True, "Marked as resolved. Thanks!", q.id)
@@ -591,6 +671,7 @@ class Flow:
         fired = 0
         now = self.clock.now()
         for q in self.lc.questions_due(QuestionState.WAITING, now):
+            self.prepared.prepare(q.text, q.asker_id, now.timestamp())  # before the lock
             with self.store.transaction():
                 q = self._question(q.id)
                 if q.state == QuestionState.WAITING:
@@ -603,17 +684,15 @@ class Flow:
                     continue
                 self.lc.close_ask(ask.id, AskState.EXPIRED, now)
                 self.lc.add_decline(ask.question_id, ask.person_id, "expired", now)
-                self._send(
-                    AskClosed(
-                        ask.question_id,
-                        ask.id,
-                        ask.person_id,
-                        "expired",
-                        "This request expired; I've asked someone else.",
-                    ),
-                    now,
+                asked = self._widen(self._question(ask.question_id), now)
+                detail = (
+                    "This request expired; I've asked someone else."
+                    if asked
+                    else "This request expired."
                 )
-                self._widen(self._question(ask.question_id), now)
+                self._send(
+                    AskClosed(ask.question_id, ask.id, ask.person_id, "expired", detail), now
+                )
                 fired += 1
         return fired
 
@@ -661,12 +740,22 @@ class Flow:
         check_move(q.state, state)
         self.lc.set_question_state(q.id, state, now, outcome=outcome)
 
-    def _close_pending(self, q: QuestionRow, now: datetime, detail: str) -> None:
+    def _close_pending(
+        self, q: QuestionRow, now: datetime, detail: str, outcome: str = "closed"
+    ) -> None:
         for other in self.lc.asks_of_question(q.id):
             if other.state == AskState.PENDING:
                 self.lc.close_ask(other.id, AskState.CLOSED, now)
                 if other.send_after <= now:  # nothing to update if it never went out
-                    self._send(AskClosed(q.id, other.id, other.person_id, "closed", detail), now)
+                    self._send(AskClosed(q.id, other.id, other.person_id, outcome, detail), now)
+
+    def _set_text(self, q: QuestionRow, text: str, now: datetime) -> None:
+        # TODO: belongs in LifecycleStore (data/ is another developer's right now) as
+        # `set_question_text`; the one query the flow runs itself.
+        self.lc.db.execute(
+            "UPDATE questions SET text = ?, updated_at = ? WHERE id = ?",
+            (text, to_iso(now), q.id),
+        )
 
     def _chain_names(self, question_id: int, ask: AskRow) -> list[str]:
         """Names along the referral chain that reached `ask`, first asked first."""
@@ -682,10 +771,12 @@ class Flow:
 
     def _similar_answers(self, q: QuestionRow) -> list[dict[str, Any]]:
         """Earlier vouched-for answers whose question is close to this one."""
-        self.router.sync()
+        prepared = self.prepared.vector(q.text, q.asker_id)
+        if prepared is None:
+            self.router.sync()
         if len(self.router.vectors) == 0:
             return []
-        qvec = self.router.encoder.encode_one(q.text)
+        qvec = prepared if prepared is not None else self.router.encoder.encode_one(q.text)
         rows, sims = self.router.vectors.top(np.asarray(qvec), 20)
         matches = []
         for row, sim in zip(rows, sims, strict=True):

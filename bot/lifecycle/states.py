@@ -3,6 +3,7 @@
 question:  waiting ──► checking ──► routing ──► answered ──► resolved
               │            │           │
               └─► cancelled └► resolved └─► gave_up ──► resolved
+   (waiting, checking, routing) ──► withdrawn
 
 waiting   a channel question's grace period: a human reply in time cancels routing
 checking  earlier answered questions were shown; routing waits for "did not help"
@@ -10,6 +11,8 @@ routing   asks are out; expiries and passes widen the search
 answered  at least one answer was relayed; follow-ups and confirmations flow
 resolved  the asker accepted an answer or closed the question
 gave_up   nobody could be found; the asker was told what was tried
+withdrawn the asker took it back while it was still open (e.g. deleted the message that
+          asked it); requests still out were closed
 
 ask:  pending ──► answered | referred | passed | expired | closed
       (a snooze keeps it pending with a later due time; `closed` = the question
@@ -31,6 +34,7 @@ class QuestionState(StrEnum):
     RESOLVED = "resolved"
     GAVE_UP = "gave_up"
     CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
 
 
 class AskState(StrEnum):
@@ -46,13 +50,14 @@ class AskState(StrEnum):
 
 Q = QuestionState
 QUESTION_MOVES: dict[QuestionState, frozenset[QuestionState]] = {
-    Q.WAITING: frozenset({Q.CHECKING, Q.ROUTING, Q.CANCELLED, Q.RESOLVED}),
-    Q.CHECKING: frozenset({Q.ROUTING, Q.RESOLVED, Q.CANCELLED}),
-    Q.ROUTING: frozenset({Q.ANSWERED, Q.GAVE_UP, Q.RESOLVED, Q.CANCELLED}),
+    Q.WAITING: frozenset({Q.CHECKING, Q.ROUTING, Q.CANCELLED, Q.RESOLVED, Q.WITHDRAWN}),
+    Q.CHECKING: frozenset({Q.ROUTING, Q.RESOLVED, Q.CANCELLED, Q.WITHDRAWN}),
+    Q.ROUTING: frozenset({Q.ANSWERED, Q.GAVE_UP, Q.RESOLVED, Q.CANCELLED, Q.WITHDRAWN}),
     Q.ANSWERED: frozenset({Q.ANSWERED, Q.RESOLVED}),
     Q.GAVE_UP: frozenset({Q.RESOLVED}),
     Q.RESOLVED: frozenset(),
     Q.CANCELLED: frozenset(),
+    Q.WITHDRAWN: frozenset(),
 }
 
 # States in which the question still wants answers.

@@ -36,6 +36,7 @@ OUTCOME_ICONS = {
     "expired": ":hourglass:",
     "snoozed": ":zzz:",
     "closed": ":heavy_check_mark:",
+    "withdrawn": ":leftwards_arrow_with_hook:",
 }
 
 
@@ -559,6 +560,7 @@ STATE_WORDS = {
     "resolved": "resolved",
     "gave_up": "nobody found",
     "cancelled": "answered in the channel",
+    "withdrawn": "withdrawn",
 }
 
 

@@ -12,13 +12,29 @@ Every posted message carries the outbox key in its metadata (event_type
 was not recorded, in the recent history of the conversation it would be in, and it is not
 sent twice. A failed Slack call raises: the scheduler retries it later with backoff, and the
 question stays in the outbox meanwhile.
+
+A request shows the question as it reads now (the asker may have edited it since the
+request was queued), also when it is updated in place.
+
+**Uninstalled.** After `app_uninstalled` or `tokens_revoked` (the bot's token), the store's
+meta key `slack:uninstalled` says when and why, and nothing is sent: `deliver` raises
+`NotInstalled` (one warning line in the log per uninstall), so every message stays in the
+outbox, retried with backoff (a dead letter after the scheduler's last attempt, which an
+admin can retry). Nothing is deleted. It ends when Slack accepts the bot token again: the
+deliverer calls `auth.test` before the first delivery after a start and at most every
+RECHECK_SECONDS after that; on success (the app was reinstalled and its token configured)
+the mark is cleared and sending resumes. `/healthz` shows `"sending": false` meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -41,6 +57,7 @@ from bot.lifecycle.scheduler import outbox_id_of
 from bot.lifecycle.states import AskState
 from bot.runtime import Runtime
 from bot.slack import blocks, ids
+from data.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +67,53 @@ UNREACHABLE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "restricted_action", "thread_not_found"}
 )
 SEARCH_DEPTH = 200  # messages searched per conversation when checking an in-doubt delivery
+# Errors that mean Slack took the token back: the app was uninstalled or the token revoked.
+TOKEN_REFUSED = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed"})
+UNINSTALLED_KEY = "slack:uninstalled"  # meta: JSON {"at", "why"} while Slack took us away
+RECHECK_SECONDS = 300  # while uninstalled, how often auth.test asks whether we are back
 
 
 class Undeliverable(RuntimeError):
     """Nobody to deliver to on Slack (e.g. a person with no Slack account)."""
+
+
+class NotInstalled(RuntimeError):
+    """The app was uninstalled or its bot token revoked: nothing can be sent until it is
+    installed again. The message stays in the outbox."""
+
+
+def mark_uninstalled(store: Store, why: str, at: datetime) -> bool:
+    """Record that Slack took the app away (`why`: "app uninstalled", "bot token
+    revoked"). The first mark stands until it is cleared; False if one was there."""
+    if uninstalled(store) is not None:
+        return False
+    store.set_meta(UNINSTALLED_KEY, json.dumps({"at": at.isoformat(), "why": why}))
+    return True
+
+
+def uninstalled(store: Store) -> dict[str, str] | None:
+    """{"at": ISO time, "why": ...} while the app is marked uninstalled, else None."""
+    value = store.get_meta(UNINSTALLED_KEY)
+    if not value:
+        return None
+    try:
+        mark = json.loads(value)
+    except ValueError:
+        mark = None
+    return mark if isinstance(mark, dict) else {"at": "?", "why": str(value)[:200]}
+
+
+def clear_uninstalled(store: Store) -> None:
+    """The app is installed (again): sending may resume."""
+    store.set_meta(UNINSTALLED_KEY, "")
+
+
+def sending_status(store: Store) -> dict[str, Any]:
+    """For health checks: {"sending": True}, or False with why ("app uninstalled at ...")."""
+    mark = uninstalled(store)
+    if mark is None:
+        return {"sending": True}
+    return {"sending": False, "why": f"{mark.get('why')} at {mark.get('at')}"}
 
 
 @dataclass(frozen=True)
@@ -72,18 +132,38 @@ class SlackDeliverer:
         self.runtime = runtime
         self.lc = runtime.flow.lc
         self.accounts = runtime.accounts
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None  # monotonic time of the last auth.test
+        self._warned: str | None = None  # the uninstall mark last warned about
 
     # ------------------------------------------------------------- Deliverer
 
     def deliver(self, intent: Intent, key: str, message_ref: str | None) -> str | None:
-        """Post (or update) the message for `intent`; returns "channel:ts"."""
+        """Post (or update) the message for `intent`; returns "channel:ts". Raises
+        NotInstalled while the app is uninstalled (see the module's docstring)."""
+        self.require_installed()
+        try:
+            return self._deliver(intent, key, message_ref)
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code not in TOKEN_REFUSED:
+                raise
+            # Slack no longer takes the token (the uninstall event may have been missed).
+            why, now = f"bot token refused ({code})", self.runtime.clock.now()
+            if mark_uninstalled(self.runtime.store, why, now):
+                with self._lock:
+                    self._checked_at = time.monotonic()
+                self._warn(f"{why} at {now.isoformat()}")
+            raise NotInstalled(f"Slack app {why}; not sending until it is reinstalled") from error
+
+    def _deliver(self, intent: Intent, key: str, message_ref: str | None) -> str | None:
         if isinstance(intent, AskClosed):
             return self._update_request(intent, message_ref)
         if isinstance(intent, AskExpert):
             ask = self.lc.ask(intent.ask_id)
             if ask is not None and ask.state != AskState.PENDING:
                 return None  # closed before it could go out: nothing worth showing
-            text, body = blocks.ask_expert(intent)
+            text, body = blocks.ask_expert(self._as_it_reads_now(intent))
             return self._post(self._dm(intent.expert_id), text, body, key)
         if isinstance(intent, Notice):
             text, body = blocks.notice(intent)
@@ -99,8 +179,8 @@ class SlackDeliverer:
         the key in its metadata; its "channel:ts" if found."""
         outbox_id = outbox_id_of(key)
         row = self.lc.outbox_row(outbox_id) if outbox_id is not None else None
-        if row is None:
-            return None
+        if row is None or uninstalled(self.runtime.store) is not None:
+            return None  # unknown, or Slack can't be asked now (deliver will refuse)
         intent = intent_from(row.kind, row.payload)
         if isinstance(intent, AskClosed):
             return None  # an update in place: doing it again changes nothing
@@ -110,7 +190,65 @@ class SlackDeliverer:
                 return found
         return None
 
+    # ------------------------------------------------------------- installed?
+
+    def require_installed(self) -> None:
+        """Raise NotInstalled while the app is marked uninstalled and Slack still refuses
+        its token (asked with `auth.test` at most every RECHECK_SECONDS); clear the mark
+        once Slack accepts the token again."""
+        store = self.runtime.store
+        mark = uninstalled(store)
+        if mark is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            due = self._checked_at is None or now - self._checked_at >= RECHECK_SECONDS
+            if due:
+                self._checked_at = now
+        if due and self._token_works():
+            clear_uninstalled(store)
+            log.warning(
+                "Slack accepts the bot token again (the app was reinstalled): sending resumes; "
+                "it was marked %s at %s",
+                mark.get("why"),
+                mark.get("at"),
+            )
+            self._warned = None
+            return
+        why = f"{mark.get('why')} at {mark.get('at')}"
+        self._warn(why)
+        raise NotInstalled(f"Slack app {why}; not sending until it is reinstalled")
+
+    def _warn(self, why: str) -> None:
+        """One warning line per uninstall."""
+        if self._warned == why:
+            return
+        self._warned = why
+        log.warning(
+            "Slack: %s. Not sending anything until the app is installed again; messages stay "
+            "in the outbox and nothing is deleted (/healthz shows it).",
+            why,
+        )
+
+    def _token_works(self) -> bool:
+        try:
+            self.client.auth_test()
+        except SlackApiError as error:
+            log.info("auth.test still refused: %s", error.response.get("error"))
+            return False
+        except OSError as error:
+            log.info("auth.test failed: %s", error)
+            return False
+        return True
+
     # ------------------------------------------------------------- rendering
+
+    def _as_it_reads_now(self, request: AskExpert) -> AskExpert:
+        """The request with the question's current text (the asker may have edited it)."""
+        question = self.lc.question(request.question_id)
+        if question is None or question.text == request.question:
+            return request
+        return replace(request, question=question.text)
 
     def _render_for_asker(self, intent: Intent) -> blocks.Message:
         asker = getattr(intent, "asker_id", None)
@@ -142,7 +280,7 @@ class SlackDeliverer:
             if row.kind == AskExpert.kind and row.ask_id == intent.ask_id:
                 original = intent_from(row.kind, row.payload)
                 assert isinstance(original, AskExpert)
-                return original
+                return self._as_it_reads_now(original)
         return None
 
     # ------------------------------------------------------------- addressing

@@ -42,6 +42,7 @@ OUTCOME_LABELS = {
     "expired": "⌛ Expired",
     "snoozed": "⏰ Snoozed",
     "closed": "✔️ Closed",
+    "withdrawn": "↩️ Withdrawn",
 }
 
 HELP_TEXT = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners.events import app_home, app_mention, messages
+from bot.slack.listeners.events import app_home, app_mention, lifecycle_events, messages
 
 
 def register(app: App) -> None:
@@ -10,3 +10,5 @@ def register(app: App) -> None:
     app.event("message")(messages.on_message)
     app.event("app_mention")(app_mention.on_mention)
     app.event("app_home_opened")(app_home.on_home_opened)
+    app.event("app_uninstalled")(lifecycle_events.on_app_uninstalled)
+    app.event("tokens_revoked")(lifecycle_events.on_tokens_revoked)
