@@ -38,7 +38,7 @@ from pathlib import Path
 
 from bot.lifecycle.clock import ManualClock
 from bot.runtime import Runtime
-from bot.settings import Settings, SlackSettings
+from bot.settings import LifecycleSettings, Settings, SlackSettings
 from bot.slack.app import SlackBot, make_client
 from bot.slack.server import create_asgi_app
 from data.store import Store
@@ -195,8 +195,12 @@ def plan(rate: float, seconds: float, users: list[str], double: SlackDouble) -> 
     return requests
 
 
-def run(rate: float = 50, seconds: float = 60, workers: int = 64) -> Report:
-    """Set everything up on loopback, send the load, drain, check."""
+def run(
+    rate: float = 50, seconds: float = 60, workers: int = 64, route_all: bool = False
+) -> Report:
+    """Set everything up on loopback, send the load, drain, check. With `route_all`,
+    channel questions are routed at once too (no wait for a human reply), so ranking and
+    its writes compete with every ack for the database."""
     with tempfile.TemporaryDirectory(prefix="whoknows-slack-load-") as tmp:
         encoder = Encoder()
         db = Path(tmp) / "load.db"
@@ -207,9 +211,15 @@ def run(rate: float = 50, seconds: float = 60, workers: int = 64) -> Report:
             for person in people:
                 double.add_user(person.slack_id, person.name, person.email, tz=person.timezone)
             double.add_channel(CHANNEL, "load-test", [BOT_USER, *(p.slack_id for p in people)])
+            limits = LifecycleSettings()
+            if route_all:
+                limits = LifecycleSettings(
+                    channel_wait_minutes=0, daily_ask_cap=100_000, max_open_asks=100_000
+                )
             settings = Settings(
                 _env_file=None,
                 db_path=db,
+                lifecycle=limits,
                 slack=SlackSettings(
                     bot_token=BOT_TOKEN, signing_secret=SECRET, api_url=double.api_url
                 ),
@@ -318,9 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60, help="how long to send")
     parser.add_argument("--quick", action="store_true", help="10 seconds instead of 60")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument(
+        "--route-all", action="store_true", help="route channel questions at once too"
+    )
     args = parser.parse_args(argv)
     seconds = 10 if args.quick else args.seconds
-    report = run(args.rate, seconds)
+    report = run(args.rate, seconds, route_all=args.route_all)
     print("\n".join(report.lines()))
     if args.json:
         args.json.write_text(json.dumps({**asdict(report), "ok": report.ok}, indent=2))

@@ -169,6 +169,18 @@ class LifecycleStore:
         )
         return cur.rowcount == 1
 
+    def set_question_text(self, question_id: int, text: str, now: datetime) -> None:
+        """The asker edited their question: keep the new words."""
+        self.db.execute(
+            "UPDATE questions SET text = ?, updated_at = ? WHERE id = ?",
+            (text, to_iso(now), question_id),
+        )
+
+    def seen(self, event_id: str) -> bool:
+        """Whether a platform event id was recorded already (a read: no lock taken)."""
+        row = self.db.execute("SELECT 1 FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        return row is not None
+
     # --------------------------------------------------------------------- questions
 
     def add_question(

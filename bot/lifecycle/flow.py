@@ -42,7 +42,7 @@ from bot.lifecycle.states import (
 )
 from bot.router import Router
 from bot.settings import Settings
-from data.lifecycle_store import AnswerRow, AskRow, LifecycleStore, QuestionRow, to_iso
+from data.lifecycle_store import AnswerRow, AskRow, LifecycleStore, QuestionRow
 from data.models import Person
 from data.store import Store
 from graph.relations import relation_to
@@ -195,7 +195,7 @@ class Flow:
             if text == q.text:
                 return Outcome(True, "The question is unchanged.", q.id)
             now = self.clock.now()
-            self._set_text(q, text, now)
+            self.lc.set_question_text(q.id, text, now)
             told = []
             for ask in self.lc.asks_of_question(q.id):
                 if ask.state == AskState.PENDING and self.lc.was_delivered(AskExpert.kind, ask.id):
@@ -748,14 +748,6 @@ class Flow:
                 self.lc.close_ask(other.id, AskState.CLOSED, now)
                 if other.send_after <= now:  # nothing to update if it never went out
                     self._send(AskClosed(q.id, other.id, other.person_id, outcome, detail), now)
-
-    def _set_text(self, q: QuestionRow, text: str, now: datetime) -> None:
-        # TODO: belongs in LifecycleStore (data/ is another developer's right now) as
-        # `set_question_text`; the one query the flow runs itself.
-        self.lc.db.execute(
-            "UPDATE questions SET text = ?, updated_at = ? WHERE id = ?",
-            (text, to_iso(now), q.id),
-        )
 
     def _chain_names(self, question_id: int, ask: AskRow) -> list[str]:
         """Names along the referral chain that reached `ask`, first asked first."""

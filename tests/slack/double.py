@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -89,6 +90,8 @@ class SlackDouble:
         self.faults: dict[str, list[Fault]] = {}
         self.page_size = page_size  # default page for paginated methods without a limit
         self.socket_url: str | None = None
+        self._chaos: tuple[random.Random, float, frozenset[str], tuple[float, float]] | None = None
+        self.chaos_faults = 0  # calls answered with a drawn fault (slow ones not counted)
         self.tokens = {BOT_TOKEN, APP_TOKEN}
         self._ts = itertools.count(1)
         self._lock = threading.RLock()
@@ -202,6 +205,30 @@ class SlackDouble:
         with self._lock:
             self.faults.setdefault(method, []).append(Fault(retry_after=retry_after, times=times))
 
+    def chaos(
+        self,
+        seed: int,
+        rate: float = 0.2,
+        methods: tuple[str, ...] = ("chat.postMessage", "chat.update", "conversations.open"),
+        slow: tuple[float, float] = (0.1, 1.0),
+    ) -> None:
+        """From now on, each call of `methods` fails at random (seeded) with probability
+        `rate`, one of: HTTP 429 with Retry-After 1, HTTP 500 or 503, `ok:false`
+        `internal_error` (each before anything is done), or a slow answer (done, then
+        answered after `slow` seconds: a kill in that wait leaves the call in doubt)."""
+        with self._lock:
+            self._chaos = (random.Random(seed), rate, frozenset(methods), slow)
+
+    def _chaos_draw(self, method: str) -> tuple[str, float] | None:
+        """The fault drawn for this call: (kind, seconds of delay), or None."""
+        if self._chaos is None:
+            return None
+        rng, rate, methods, slow = self._chaos
+        if method not in methods or rng.random() >= rate:
+            return None
+        kind = rng.choice(["429", "500", "503", "internal_error", "slow", "slow"])
+        return kind, rng.uniform(*slow)
+
     # ------------------------------------------------------------------ reading
 
     def calls_to(self, method: str) -> list[Call]:
@@ -288,6 +315,24 @@ class SlackDouble:
         return fault
 
     def _handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict]:
+        with self._changed:
+            drawn = self._chaos_draw(method)
+        if drawn is not None and drawn[0] == "slow":
+            status, body = self._handle_now(method, args, token)
+            time.sleep(drawn[1])  # done, but the caller hears of it late
+            return status, body
+        if drawn is not None:
+            with self._changed:
+                self.calls.append(Call(method, args, token, time.time()))
+                self.chaos_faults += 1
+            if drawn[0] == "429":
+                return 429, {"ok": False, "error": "ratelimited", "_retry_after": 1}
+            if drawn[0] in ("500", "503"):
+                return int(drawn[0]), {"ok": False, "error": "internal_error"}
+            return 200, {"ok": False, "error": drawn[0]}
+        return self._handle_now(method, args, token)
+
+    def _handle_now(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict]:
         with self._changed:
             self.calls.append(Call(method, args, token, time.time()))
             self._changed.notify_all()

@@ -37,6 +37,8 @@ METHOD_SCOPES = {
 EVENT_SCOPES = {
     "app_home_opened": set(),
     "app_mention": {"app_mentions:read"},
+    "app_uninstalled": set(),
+    "tokens_revoked": set(),
     "message.channels": {"channels:history"},
     "message.groups": {"groups:history"},
     "message.im": {"im:history"},
