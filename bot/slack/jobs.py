@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -55,6 +56,7 @@ class Jobs:
         self._threads: list[threading.Thread] = []
         self._bound = threading.local()  # the input being dispatched on this thread
         self.on_settled = on_settled
+        self._deadline: float | None = None  # set by stop(): no job starts after it
 
     def start(self) -> None:
         """Start the worker threads (idempotent)."""
@@ -112,13 +114,16 @@ class Jobs:
             return self._idle.wait_for(lambda: self._unfinished == 0, timeout)
 
     def stop(self, timeout: float = 30) -> None:
-        """Finish what is queued (within `timeout`), then stop the workers. Jobs still
-        queued then stay unfinished in the intake table, for the next start."""
+        """Finish what is queued, for at most `timeout` seconds, then stop the workers
+        (after the job each is running). Jobs not started by then are dropped here and
+        stay unfinished in the intake table, for the next start."""
+        self._deadline = time.monotonic() + timeout
         for _ in self._threads:
             self._queue.put(_STOP)
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(timeout + 60)  # the job a worker is in when the time is up
         self._threads = []
+        self._deadline = None
 
     def _run(self) -> None:
         while True:
@@ -126,6 +131,9 @@ class Jobs:
             if item is _STOP:
                 return
             what, fn, args, kwargs, future, entry = item
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                self._drop(future)  # stopping and out of time: the intake row replays it
+                continue
             error: str | None = None
             try:
                 future.set_result(fn(*args, **kwargs))
@@ -146,6 +154,12 @@ class Jobs:
                 with self._idle:  # counted done only once its input is marked settled
                     self._unfinished -= 1
                     self._idle.notify_all()
+
+    def _drop(self, future: Future) -> None:
+        future.cancel()
+        with self._idle:
+            self._unfinished -= 1
+            self._idle.notify_all()
 
     def _settle(self, entry: _Input) -> None:
         if self.on_settled is None:

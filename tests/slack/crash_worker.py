@@ -2,8 +2,10 @@
 loopback port, against the Web API double of the test process, routing channel questions
 at once (no wait), so a SIGKILL can land anywhere in intake, routing and delivery.
 
-Usage: python -m tests.slack.crash_worker DB API_URL
+Usage: python -m tests.slack.crash_worker DB API_URL [--socket]
 Prints `ready PORT` once it serves (after replaying what an earlier run left unfinished).
+With `--socket` it connects to Socket Mode instead (the Web API double names the socket),
+prints `ready 0`, and stops gracefully on SIGTERM, giving its queued jobs one second.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from bot.runtime import Runtime
 from bot.settings import LifecycleSettings, Settings, SlackSettings
 from bot.slack.app import SlackBot
 from bot.slack.server import create_asgi_app
-from tests.slack.double import BOT_TOKEN
+from bot.slack.socket import DurableSocketModeHandler, run_until_terminated
+from tests.slack.double import APP_TOKEN, BOT_TOKEN
 from tests.slack.harness import SIGNING_SECRET
 
 
@@ -36,8 +39,24 @@ def settings_for(db: Path, api_url: str) -> Settings:
         tick_seconds=0.2,
         delivery_retry_seconds=1,
     )
-    slack = SlackSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=api_url)
+    slack = SlackSettings(
+        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, app_token=APP_TOKEN, api_url=api_url
+    )
     return Settings(_env_file=None, db_path=db, lifecycle=limits, slack=slack)
+
+
+def main_socket(db: Path, api_url: str) -> None:
+    """Socket Mode until SIGTERM; then what is queued is left in the intake table."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    settings = settings_for(db, api_url)
+    bot = SlackBot(Runtime(settings), settings.slack, socket_mode=True)
+    bot.start()
+    print("ready 0", flush=True)
+    try:
+        run_until_terminated(DurableSocketModeHandler(bot, APP_TOKEN), drain_seconds=1)
+    finally:
+        bot.stop(timeout=1)
+    print("stopped", flush=True)
 
 
 def main(db: Path, api_url: str) -> None:
@@ -65,4 +84,7 @@ def main(db: Path, api_url: str) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2])
+    if "--socket" in sys.argv[3:]:
+        main_socket(Path(sys.argv[1]), sys.argv[2])
+    else:
+        main(Path(sys.argv[1]), sys.argv[2])
