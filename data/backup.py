@@ -18,6 +18,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.files import fsync_directory, fsync_file
+
 # The tables whose row counts a backup reports (those that exist), in this order.
 REPORTED_TABLES = (
     "people",
@@ -87,9 +89,9 @@ def online_backup(
             version, rows = describe(copy)
         finally:
             copy.close()
-        _fsync_file(tmp)
+        fsync_file(tmp)
         os.replace(tmp, dest)
-        _fsync_directory(dest.parent)
+        fsync_directory(dest.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -168,28 +170,6 @@ def _lock_exclusively(conn: sqlite3.Connection, path: Path) -> None:
             f"{path} is in use (is the bot running?): stop it and any other whoknows "
             "command using this database, then restore again"
         ) from busy
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in `directory` survive a power cut (where the OS allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open a directory
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def _size(n: int) -> str:

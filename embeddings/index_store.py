@@ -57,6 +57,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from data.files import fsync_directory
 from data.memory import release_free_memory
 from data.store import Store
 from embeddings.ann import IvfIndex
@@ -170,7 +171,7 @@ class IndexFile:
             for name in [*names.values(), f"{generation}.header.tmp"]:
                 (self.directory / name).unlink(missing_ok=True)
             raise
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         # The token goes to the store after the header: a crash in between leaves a header
         # whose token the store does not hold, so it is not trusted (a rebuild, not harm).
         self.store.set_meta(TOKEN_KEY, token)
@@ -432,17 +433,3 @@ def _read_npy(read: Callable[[int], bytes]) -> np.ndarray:
 
     data = b"".join(iter(lambda: read(_BLOCK), b""))
     return np.load(io.BytesIO(data), allow_pickle=False)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in `directory` survive a power cut (where the OS allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open a directory
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
