@@ -73,9 +73,13 @@ class Call:
     at: float = field(default_factory=time.monotonic)  # when it came
 
 
+PASS = 0  # a scripted "answer as usual", to interleave faults with normal calls
+
+
 @dataclass(frozen=True)
 class Answer:
-    """A scripted answer: an HTTP status, and a Retry-After header if given."""
+    """A scripted answer: an HTTP status (PASS: answer as usual), and a Retry-After
+    header if given."""
 
     status: int
     retry_after: str | None = None
@@ -224,6 +228,8 @@ class ConnectorDouble:
         if not queue:
             return None
         answer = queue.popleft()
+        if answer.status == PASS:  # this call is answered as usual
+            return None
         call.status = answer.status
         headers = {"Retry-After": answer.retry_after} if answer.retry_after is not None else {}
         error = {"error": {"code": "Scripted", "message": f"scripted {answer.status}"}}
