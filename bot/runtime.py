@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # How often the running bot checks whether the ranking model is due for retraining.
 TRAINING_CHECK = timedelta(minutes=10)
+# Handled platform inputs are kept this long (to look into), then forgotten, hourly.
+INTAKE_KEEP = timedelta(days=7)
+INTAKE_PRUNE_EVERY = timedelta(hours=1)
 
 
 class Runtime:
@@ -50,18 +53,25 @@ class Runtime:
         self.accounts = Accounts(self.store, self.flow.lc, self.clock)
         self.intake = IntakeStore(self.store)  # platform inputs, on disk before their ack
         self._next_training_check: datetime | None = None
+        self._next_prune: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def maintain(self) -> int:
         """Background upkeep, run by the scheduler: embed knowledge added since the last
         call (new answers, imports), save the router's vector index once enough vectors
-        changed since it was saved, and, at most every TRAINING_CHECK, retrain the ranking
+        changed since it was saved, forget handled intake rows older than INTAKE_KEEP
+        (hourly), and, at most every TRAINING_CHECK, retrain the ranking
         model if enough questions were answered since it was last fitted. Returns how many
         items were embedded."""
         indexed = index_pending(self.store, self.encoder)
         self.router.save_index()
         now = self.clock.now()
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + INTAKE_PRUNE_EVERY
+            pruned = self.intake.prune(now - INTAKE_KEEP)
+            if pruned:
+                log.info("forgot %d handled platform inputs older than %s", pruned, INTAKE_KEEP)
         if self._next_training_check is None or now >= self._next_training_check:
             self._next_training_check = now + TRAINING_CHECK
             if retrain_if_due(self.store, self.encoder, self.settings) is not None:

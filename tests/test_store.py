@@ -361,3 +361,25 @@ def test_a_file_backed_store_keeps_everything_across_close_and_reopen(tmp_path: 
     assert reopened.get_meta("weights") == "learned"
     assert reopened.upsert_people([person("bob")]) == WriteCounts(unchanged=1)
     reopened.close()
+
+
+def test_handled_intake_rows_are_forgotten_after_a_while_and_failed_ones_kept(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from data.intake_store import IntakeStore
+
+    store = Store(tmp_path / "whoknows.db")
+    intake = IntakeStore(store)
+    then = datetime(2026, 3, 1, tzinfo=UTC)
+    old_done = intake.accept("slack", "event:1", "{}", {}, then)
+    old_failed = intake.accept("slack", "event:2", "{}", {}, then)
+    new_done = intake.accept("slack", "event:3", "{}", {}, then + timedelta(days=10))
+    intake.finish(old_done, then)
+    intake.fail(old_failed, "boom", then)
+    intake.finish(new_done, then + timedelta(days=10))
+    assert intake.prune(then + timedelta(days=7)) == 1
+    assert intake.counts() == {"done": 1, "failed": 1}
+    # A redelivery of the forgotten one is new again; of a kept one, not.
+    assert intake.accept("slack", "event:3", "{}", {}, then) is None
+    intake.close()
+    store.close()
