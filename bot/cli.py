@@ -197,6 +197,45 @@ def import_knowledge_cmd(
     _run_import("knowledge", import_knowledge, source, db)
 
 
+@import_app.command("slack-export")
+def import_slack_export_cmd(
+    export: Annotated[Path, typer.Argument(help="A Slack admin export: its .zip or its folder.")],
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="The workspace's domain (acme for acme.slack.com), for links back."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Learn who knows what from a Slack export: people, their messages, who helped whom.
+    Run `whoknows index` after."""
+    from data.importers.slack_export import import_slack_export, workspace_base
+
+    try:
+        workspace_base(workspace)
+    except ValueError as problem:
+        raise _fail(str(problem), 2) from None
+    if not export.exists():  # before the database is made: a typo creates nothing
+        raise _fail(f"{export}: no such file or folder")
+    store = _store(db, create=True)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("reading the export", total=None)
+            result = import_slack_export(
+                store,
+                export,
+                workspace=workspace,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except ImportFailed as failure:
+        err.print(
+            f"Nothing was imported: {len(failure.problems)} problem(s) in {export}",
+            style="bold red",
+            markup=False,
+        )
+        raise _fail(failure.report()) from None
+    out.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command("index")
 def index_cmd(db: DbOption = None) -> None:
     """Embed new and changed knowledge items (unchanged ones are skipped)."""
