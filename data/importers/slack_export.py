@@ -63,7 +63,7 @@ MAX_TIE_WEIGHT = 10.0
 MAX_TITLE_CHARS = 120
 
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
-_TS = re.compile(r"^\d{1,12}(\.\d{1,9})?$")
+_TS = re.compile(r"\d{1,12}(\.\d{1,9})?")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CHANNEL_NAME = re.compile(r"^[^/\\]+$")
@@ -301,6 +301,7 @@ def _people(
     from data.importers.directory import _valid_timezone
 
     refs = store.person_refs()
+    stored_people: dict[str, Person] | None = None  # read once, if anyone is matched
     ids: dict[str, str] = {}
     writes: list[Person] = []
     for user in users.values():
@@ -324,7 +325,9 @@ def _people(
             result.people_new += 1
         else:
             result.people_matched += 1
-            stored = store.get_person(pid)
+            if stored_people is None:
+                stored_people = {p.id: p for p in store.people()}
+            stored = stored_people.get(pid)
             if stored is not None:
                 update: dict[str, Any] = {}
                 if stored.slack_id is None and refs.get(user.sid) is None:
@@ -375,7 +378,7 @@ def _read_channels(export: _Export, lists: list[ProblemList]) -> list[tuple[str,
 # ----------------------------------------------------------------------- messages
 
 
-@dataclass
+@dataclass(slots=True)
 class _Message:
     ts: float
     ts_text: str
@@ -385,6 +388,11 @@ class _Message:
     parent: str | None  # parent_user_id
     day: str
     channel: int  # index into the channel list
+
+
+def _is_ts(value: str) -> bool:
+    """Whether `value` is a Slack time ("1494808864.781681": seconds, a dot, digits)."""
+    return _TS.fullmatch(value) is not None
 
 
 def _read_day(
@@ -408,30 +416,31 @@ def _read_day(
         if type(msg) is not dict:
             bad.append((index, "expected a message object"))
             continue
-        ts = msg.get("ts")
-        if type(ts) is not str or not _TS.match(ts):
+        get = msg.get
+        ts = get("ts")
+        if type(ts) is not str or not _is_ts(ts):
             bad.append((index, "missing ts" if ts is None else f"ts: not a Slack time: {ts!r}"))
             continue
-        subtype = msg.get("subtype")
-        if (subtype is not None and subtype not in HUMAN_SUBTYPES) or msg.get("bot_id"):
+        subtype = get("subtype")
+        if (subtype is not None and subtype not in HUMAN_SUBTYPES) or get("bot_id"):
             skipped += 1
             continue
-        user = msg.get("user")
+        user = get("user")
         if type(user) is not str or not user:
             bad.append((index, f"message {ts} without a user"))
             continue
-        body = msg.get("text", "")
+        body = get("text", "")
         if body is None:
             body = ""
         if type(body) is not str:
             bad.append((index, f"message {ts}: text: expected text"))
             continue
-        thread = msg.get("thread_ts")
-        if thread is not None and (type(thread) is not str or not _TS.match(thread)):
+        thread = get("thread_ts")
+        if thread is not None and (type(thread) is not str or not _is_ts(thread)):
             bad.append((index, f"message {ts}: thread_ts: not a Slack time: {thread!r}"))
             continue
-        parent = msg.get("parent_user_id")
-        reason = field_problem(user)
+        parent = get("parent_user_id")
+        reason = None if len(user) <= 255 and user.isprintable() else field_problem(user)
         if reason is not None:
             reason = f"user: {reason}"
         elif len(body) > MAX_FIELD_CHARS or not body.isprintable():
@@ -456,14 +465,17 @@ def _read_messages(
     lists: list[ProblemList],
     progress: Progress | None,
 ) -> tuple[list[_Message], int]:
+    by_folder: dict[str, list[str]] = defaultdict(list)  # channel folder -> its file names
+    for rel in export.files:
+        folder, _, name = rel.partition("/")
+        if name:
+            by_folder[folder].append(name)
     days: list[tuple[int, str, str]] = []  # (channel index, day, relative path)
-    for index, (_, name) in enumerate(channels):
-        prefix = f"{name}/"
-        for rel in export.files:
-            if rel.startswith(prefix):
-                match = _DAY_FILE.match(rel[len(prefix) :])
-                if match:
-                    days.append((index, match.group(1), rel))
+    for index, (_, channel) in enumerate(channels):
+        for name in by_folder.get(channel, ()):
+            match = _DAY_FILE.match(name)
+            if match:
+                days.append((index, match.group(1), f"{channel}/{name}"))
     days.sort()
     messages: list[_Message] = []
     counts = [0]
