@@ -66,6 +66,9 @@ class Runtime:
         items were embedded."""
         indexed = index_pending(self.store, self.encoder)
         self.router.save_index()
+        # The intake's connection never checkpoints (to keep acks fast): do it here, off the
+        # request path, so the write-ahead log stays small even when only intake writes.
+        self.store.checkpoint()
         now = self.clock.now()
         if self._next_prune is None or now >= self._next_prune:
             self._next_prune = now + INTAKE_PRUNE_EVERY

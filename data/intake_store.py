@@ -67,6 +67,9 @@ class IntakeStore:
             )
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA synchronous = FULL")
+            # Never checkpoint the WAL from the ack path (copying pages into the database
+            # and syncing it can take a while); the Store's connections do it.
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def close(self) -> None:
         """Close the connection (if it is our own)."""

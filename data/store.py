@@ -165,6 +165,12 @@ class Store:
         self._local = threading.local()
         self._shared = None
 
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the database, as far as readers allow
+        (a passive checkpoint: it never waits for anyone)."""
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def _search(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         return self._search_connection().execute(sql, params)
 
