@@ -85,6 +85,16 @@ def progress_bar() -> Progress:
     )
 
 
+def _import_failed(failure: ImportFailed, path: Path) -> typer.Exit:
+    """Say that nothing was imported and list every problem; the exit to raise."""
+    err.print(
+        f"Nothing was imported: {len(failure.problems)} problem(s) in {path}",
+        style="bold red",
+        markup=False,
+    )
+    return _fail(failure.report())
+
+
 def _run_import(kind: str, action, path: Path, db: Path | None) -> None:
     """Run `action(store, path)` on the database (made if need be), reporting refusals."""
     if not path.exists():  # before the database is made: a typo creates nothing
@@ -93,12 +103,7 @@ def _run_import(kind: str, action, path: Path, db: Path | None) -> None:
     try:
         result = action(store, path)
     except ImportFailed as failure:
-        err.print(
-            f"Nothing was imported: {len(failure.problems)} problem(s) in {path}",
-            style="bold red",
-            markup=False,
-        )
-        raise _fail(failure.report()) from None
+        raise _import_failed(failure, path) from None
     out.print(f"{kind}: {result.counts}" + (f" ({result.derived})" if result.derived else ""))
 
 
@@ -227,12 +232,7 @@ def import_slack_export_cmd(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except ImportFailed as failure:
-        err.print(
-            f"Nothing was imported: {len(failure.problems)} problem(s) in {export}",
-            style="bold red",
-            markup=False,
-        )
-        raise _fail(failure.report()) from None
+        raise _import_failed(failure, export) from None
     out.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
 
 
