@@ -251,8 +251,9 @@ class Flow:
         if wanted <= 0:
             return []
         in_chain = {a.person_id for a in asks} | {a.via_id for a in asks if a.via_id}
-        prepared = self.prepared.take(q.text, q.asker_id)
-        if prepared is not None and not in_chain:  # ranked before this transaction opened
+        # A ranking prepared before this transaction opened fits only a first wave.
+        prepared = None if in_chain else self.prepared.take(q.text, q.asker_id)
+        if prepared is not None:
             qvec, ranked = prepared.vector, prepared.ranked
         else:
             self.router.sync()
