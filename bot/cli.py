@@ -238,18 +238,41 @@ def import_slack_export_cmd(
 
 @app.command("index")
 def index_cmd(db: DbOption = None) -> None:
-    """Embed new and changed knowledge items (unchanged ones are skipped)."""
+    """Embed new and changed knowledge items (unchanged ones are skipped).
+
+    Vectors are saved as they are made: a run that is interrupted keeps them, and running
+    it again embeds only the rest."""
+    from rich.progress import ProgressColumn, Task, TimeRemainingColumn
+    from rich.text import Text
+
     from bot.encoding import encoder_from_settings
     from embeddings.indexer import index_pending
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} items/s" if speed else "- items/s")
 
     settings = _settings(db)
     store = _open_store(settings.db_path, create=False)  # it embeds what is there
     encoder = encoder_from_settings(settings)
-    with progress_bar() as bar:
-        task = bar.add_task("embedding", total=None)
-        done = index_pending(
-            store, encoder, progress=lambda d, t: bar.update(task, completed=d, total=t)
+    model = encoder.model_id
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate())
+    timing = (TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, *timing, console=err, transient=True) as bar:
+            task = bar.add_task("embedding", total=None)
+            done = index_pending(
+                store, encoder, progress=lambda d, t: bar.update(task, completed=d, total=t)
+            )
+    except KeyboardInterrupt:
+        left = store.count_items_needing_vectors(model)
+        err.print(
+            f"interrupted: the vectors made so far are saved; {left} item(s) still to embed "
+            "(run `whoknows index` again)",
+            markup=False,
         )
+        raise typer.Exit(130) from None
     out.print(f"embedded {done} item(s); {store.count('vectors')} vectors in {settings.db_path}")
 
 
@@ -393,6 +416,34 @@ def eval_stackexchange_cmd(
         )
     except ImportFailed as failure:
         raise _fail(failure.report()) from None
+    typer.echo(str(report))
+
+
+@eval_app.command("slack-export")
+def eval_slack_export_cmd(
+    export: Annotated[Path, typer.Argument(help="A Slack admin export: its .zip or its folder.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Rankings, one JSON per line.")] = Path(
+        "rankings.jsonl"
+    ),
+    ablation: Annotated[
+        bool, typer.Option(help="Also rank with each signal group removed in turn.")
+    ] = False,
+) -> None:
+    """Replay a Slack export (EVAL-CHAT.md) and score the router against the baselines.
+
+    Messages are replayed in time order; each question is ranked from earlier messages
+    only, by weights learned only from replies given before it was asked.
+    """
+    from bot.evaluation.chat_run import evaluate_slack_export
+
+    if not export.exists():
+        raise _fail(f"{export}: no such file or folder")
+    try:
+        report = evaluate_slack_export(
+            export, _settings(None), out_file, progress_console=err, ablation=ablation
+        )
+    except ImportFailed as failure:
+        raise _import_failed(failure, export) from None
     typer.echo(str(report))
 
 

@@ -48,11 +48,17 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
         "net_shared",  # number of shared contacts (log)
         "net_helped",  # times they helped (answered) the asker before (log)
     ),
+    "mention": ("mentioned",),  # named in the question (an @mention): the asker thought of them
     "activity": (
         "act_answers",  # answers given before (log)
         "act_items",  # knowledge items written (log)
         "act_recency",  # how recently they were active (1 = now, halves every 90 days)
         "act_recent_answers",  # answers given lately, each halving in weight every 90 days (log)
+    ),
+    "availability": (
+        "avail_hour",  # around right now: 1 if active this moment, halves every hour
+        "avail_day",  # around today: halves every day since they were last active
+        "avail_time_of_day",  # share of their activity at this hour of the day (UTC, +-1 h)
     ),
     "responsiveness": (
         "resp_answer_share",  # answers among what they wrote: answerers, not askers
@@ -64,6 +70,7 @@ GROUP_OF: dict[str, str] = {f: g for g, fs in FEATURE_GROUPS.items() for f in fs
 
 RECENCY_HALF_LIFE_DAYS = 90.0
 DAY = 86400.0
+HOUR = 3600.0
 # Reference time for decayed counts (sum of 2^((t - T0) / half-life)): stays finite in
 # float64 for centuries either side.
 _T0 = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
@@ -108,6 +115,8 @@ class ActivityStats:
         self.answer_decay = np.zeros(0)  # sum over answers of 2^((t - T0) / half-life)
         self.asks_received = np.zeros(0)
         self.asks_answered = np.zeros(0)
+        # What they wrote per hour of the day (UTC): when they are usually around.
+        self.hours = np.zeros((0, 24), dtype=np.float32)
         # Inverted tag index: tag -> {person: count}, for answers and for every item.
         self._tag_answers: dict[str, dict[int, float]] = defaultdict(dict)
         self._tag_items: dict[str, dict[int, float]] = defaultdict(dict)
@@ -182,6 +191,7 @@ class ActivityStats:
                 self.last_active[p] = max(self.last_active[p], record.when)
             if is_answer:
                 self.answer_decay[p] += sign * _decay_weight(record.when)
+            self.hours[p, int(record.when // HOUR) % 24] += sign
         if record.tags:
             self._tagged_items += int(sign)
         for tag in record.tags:
@@ -204,6 +214,9 @@ class ActivityStats:
                 "asks_answered",
             ):
                 setattr(self, name, np.r_[getattr(self, name), pad])
+            grown = np.zeros((n, 24), dtype=np.float32)
+            grown[: len(self.hours)] = self.hours
+            self.hours = grown
 
     # ----------------------------------------------------------------------- reading
 
@@ -244,6 +257,13 @@ class ActivityStats:
             for target, index in ((answers, self._tag_answers), (items, self._tag_items)):
                 _add_postings(target, index.get(tag), idf)
         return answers, items
+
+    def time_of_day(self, now: float, n: int) -> np.ndarray:
+        """Each person's share of activity within an hour of `now`'s hour of the day
+        (smoothed: someone seen twice is not certain to be around)."""
+        hour = int(now // HOUR) % 24
+        near = self.hours[:n, [(hour - 1) % 24, hour, (hour + 1) % 24]].sum(axis=1)
+        return near / (self.hours[:n].sum(axis=1) + 3.0)
 
     def helped(self, asker: int | None, n: int) -> np.ndarray:
         """How often each person helped `asker` before."""
@@ -311,7 +331,9 @@ def _decay_weight(when: float) -> float:
 # Features that depend on the question or the asker, and those that only describe the
 # person. A person with no question-dependent signal differs from the others only in the
 # second kind, which is why a table keeps the first kind for the few people who have some.
-PERSON_FEATURES: tuple[str, ...] = FEATURE_GROUPS["activity"] + FEATURE_GROUPS["responsiveness"]
+PERSON_FEATURES: tuple[str, ...] = (
+    FEATURE_GROUPS["activity"] + FEATURE_GROUPS["availability"] + FEATURE_GROUPS["responsiveness"]
+)
 QUESTION_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in PERSON_FEATURES)
 # Where each part's features sit in FEATURES.
 QUESTION_AT = np.array([FEATURES.index(f) for f in QUESTION_FEATURES])
@@ -376,8 +398,10 @@ def build_features(
     now: float,
     tags: Sequence[str] = (),
     asker: int | None = None,
+    mentioned: Sequence[int] = (),
 ) -> FeatureTable:
-    """Every signal of every person, for one question and asker (see FeatureTable)."""
+    """Every signal of every person, for one question and asker (see FeatureTable);
+    `mentioned` are the people the question names."""
     n = len(expertise.sem_max)
     activity._grow()
     a = activity
@@ -386,6 +410,11 @@ def build_features(
     recent_answers = a.answer_decay[:n] / _decay_weight(now)
     tag_answers, tag_items = a.tag_scores(tags, n)
     answers = a.answers[:n]
+    since = np.where(a.last_active[:n] > 0, np.maximum(0.0, now - a.last_active[:n]), np.inf)
+    named = np.zeros(n)
+    for person in mentioned:
+        if 0 <= person < n:
+            named[person] = 1.0
     question = {
         "sem_max": expertise.sem_max,
         "sem_top3": expertise.sem_top3,
@@ -401,12 +430,16 @@ def build_features(
         "net_two_hop": proximity.two_hop[:n],
         "net_shared": np.log1p(proximity.shared[:n]),
         "net_helped": np.log1p(activity.helped(asker, n)),
+        "mentioned": named,
     }
     person = {
         "act_answers": np.log1p(answers),
         "act_items": np.log1p(a.items[:n]),
         "act_recency": recency,
         "act_recent_answers": np.log1p(np.maximum(recent_answers, 0.0)),
+        "avail_hour": 0.5 ** (since / HOUR),
+        "avail_day": 0.5 ** (since / DAY),
+        "avail_time_of_day": a.time_of_day(now, n),
         "resp_answer_share": (answers + 0.5) / (answers + a.questions[:n] + 1.0),
         "resp_ask_rate": (a.asks_answered[:n] + 1.0) / (a.asks_received[:n] + 2.0),
     }

@@ -23,7 +23,9 @@ GROUP_SPLIT: dict[str, dict[str, float]] = {
     "lexical": {"lex_max": 0.2, "lex_top5": 0.6, "lex_answer": 0.2},
     "tags": {"tag_answers": 0.5, "tag_items": 0.5},
     "network": {"net_direct": 0.4, "net_two_hop": 0.2, "net_shared": 0.2, "net_helped": 0.2},
+    "mention": {"mentioned": 1.0},
     "activity": {"act_answers": 0.25, "act_recency": 0.25, "act_recent_answers": 0.5},
+    "availability": {"avail_hour": 0.4, "avail_day": 0.3, "avail_time_of_day": 0.3},
     "responsiveness": {"resp_answer_share": 0.5, "resp_ask_rate": 0.5},
 }
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.features import FEATURES, ActivityStats, FeatureTable, ask_outcomes, build_features
+from bot.mentions import mention_refs
 from bot.ranking import LinearRanker, top_indices
 from bot.settings import Settings
 from bot.training import META_KEY as RANKER_META_KEY
@@ -259,7 +260,21 @@ class Router:
             now or time.time(),
             tags=self.activity.question_tags(question, tags),
             asker=self.people.get(asker_id) if asker_id else None,
+            mentioned=self._mentioned(question),
         )
+
+    def _mentioned(self, question: str) -> list[int]:
+        """The people the question @mentions (by person, Slack or Teams id)."""
+        found = []
+        for ref in mention_refs(question):
+            pid = ref if ref in self.persons else None
+            if pid is None:
+                person = self.store.find_person(ref)
+                pid = person.id if person is not None else None
+            index = self.people.get(pid) if pid else None
+            if index is not None:
+                found.append(index)
+        return found
 
     def eligible(self, asker_id: str | None, exclude: Collection[str] = ()) -> np.ndarray:
         """Who may be asked: in the directory, not opted out, not the asker or excluded."""
@@ -349,6 +364,8 @@ class Router:
 
     def _reasons(self, candidate: Candidate, i: int) -> list[str]:
         reasons = []
+        if candidate.features.get("mentioned"):
+            reasons.append("named in the question")
         if candidate.evidence:
             titles = ", ".join(f"“{e.title}”" for e in candidate.evidence[:2])
             more = len(candidate.evidence) - 2

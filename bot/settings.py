@@ -35,7 +35,9 @@ class RankingWeights(BaseModel):
     lexical: float = 1.0
     tags: float = 0.5
     network: float = 1.0
+    mention: float = 2.0
     activity: float = 1.0
+    availability: float = 0.5
     responsiveness: float = 0.5
 
 

@@ -104,13 +104,17 @@ def fit(
     l2: float = L2,
     prior: LinearRanker | None = None,
     drop: Iterable[str] = (),
+    fallback: LinearRanker | None = None,
 ) -> LinearRanker:
     """Fit a conditional logit: maximise, over examples, the mean log-probability of the
     people who answered under a softmax of the scores of all candidates.
 
     Features are standardised for the fit (so one L2 strength suits all) and the weights
     mapped back; `prior` is what the weights shrink towards (zero if None); features in
-    `drop` are left out (weight 0), which is how the ablation removes a signal.
+    `drop` are left out (weight 0), which is how the ablation removes a signal. A feature
+    that never varies in the examples says nothing about its weight: it keeps its weight
+    in `fallback` (0 without one), so a signal the history lacks (nobody was ever
+    @mentioned in it, say) is not switched off by learning.
     """
     if not examples:
         raise ValueError("nothing to learn from")
@@ -145,7 +149,8 @@ def fit(
 
     with _one_blas_thread():  # tiny products: threads only fight over the cores
         result = minimize(loss, w_prior.copy(), jac=True, method="L-BFGS-B")
-    w = np.where(live, result.x / np.where(live, std, 1.0), 0.0)
+    kept = fallback.weights[cols] if fallback is not None else np.zeros(len(live))
+    w = np.where(live, result.x / np.where(live, std, 1.0), kept)
     weights = np.zeros(len(FEATURES))
     weights[cols] = w
     return LinearRanker(weights)
@@ -212,7 +217,9 @@ class OnlineLearner:
             or n - self.fitted_on >= max(REFIT_EVERY, REFIT_GROWTH * self.fitted_on)
         )
         if due:
-            self._model = fit(self.known_before(now), self.l2, drop=self.drop)
+            self._model = fit(
+                self.known_before(now), self.l2, drop=self.drop, fallback=self.default
+            )
             self.fitted_on = n
             self.fits += 1
         assert self._model is not None
