@@ -7,31 +7,41 @@ from collections.abc import Callable
 from data.store import Store
 from embeddings.encoder import Encoder
 
+# Items embedded, then saved in one transaction: what an interrupted run can lose at most
+# (a few seconds of encoding on 2 cores), and what is in memory at a time.
+CHUNK = 512
+
 
 def index_pending(
     store: Store,
     encoder: Encoder,
     progress: Callable[[int, int], None] | None = None,
-    chunk: int = 2048,
+    chunk: int = CHUNK,
 ) -> int:
     """Embed every item that has no vector for this model, or whose text changed.
 
-    Unchanged items are skipped. Vectors are saved chunk by chunk, so an interrupted run
-    keeps what it finished. `progress(done, total)` is called as work completes.
-    Returns how many items were embedded.
+    Unchanged items are skipped. Items are read, embedded and their vectors saved (each
+    chunk committed) `chunk` at a time, so a run that is stopped or killed keeps every
+    chunk it finished, and the next run embeds only what is still missing.
+    `progress(done, total)` is called as work completes (`total` is counted first, only
+    when there is a `progress`). Returns how many items were embedded.
     """
-    pending = store.items_needing_vectors(encoder.model_id)
-    total = len(pending)
-    for start in range(0, total, chunk):
-        part = pending[start : start + chunk]
+    model = encoder.model_id
+    total = store.count_items_needing_vectors(model) if progress else 0
+    if progress and total == 0:
+        return 0
+    done = 0
+    for part in store.pages_needing_vectors(model, chunk):
 
-        def step(done: int, start: int = start) -> None:
+        def step(n: int, start: int = done) -> None:
             if progress:
-                progress(start + done, total)
+                # Items written while this runs may add to what was counted.
+                progress(start + n, max(total, start + n))
 
         vectors = encoder.encode([text for _, _, text in part], progress=step)
         store.save_vectors(
-            encoder.model_id,
+            model,
             ((item_id, chash, vec) for (item_id, chash, _), vec in zip(part, vectors, strict=True)),
         )
-    return total
+        done += len(part)
+    return done

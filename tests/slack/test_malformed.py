@@ -86,8 +86,10 @@ def test_oversized_and_unknown_bodies_are_refused_before_parsing(world: SlackWor
     big = b'{"x": "' + b"a" * (1 << 21) + b'"}'
     assert world.post_signed(big, JSON).status == 413
     assert world.post_signed(b"<xml/>", "text/xml").status == 415
+    # No body after the lying header: the server answers from the headers alone, and
+    # unread bytes left in its socket at close would turn its 400 into a TCP reset.
     lying = world.request(
-        "POST", "/slack/events", b"{}", {"Content-Type": JSON, "Content-Length": "huge"}
+        "POST", "/slack/events", b"", {"Content-Type": JSON, "Content-Length": "huge"}
     )
     assert lying.status in (400, 413)
 
