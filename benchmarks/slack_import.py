@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import ctypes
 import gc
 import json
@@ -38,7 +39,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,8 +211,9 @@ class _Writer:
             return {"type": "message", "subtype": "channel_join", "user": sid, "ts": ts,
                     "text": f"<@{sid}> has joined the channel"}  # fmt: skip
         if kind < 0.6:
+            topic = f"<@{sid}> set the channel topic: builds"
             return {"type": "message", "subtype": "channel_topic", "user": sid, "ts": ts,
-                    "text": f"<@{sid}> set the channel topic: builds", "topic": "builds"}  # fmt: skip
+                    "text": topic, "topic": "builds"}  # fmt: skip
         return {"type": "message", "subtype": "bot_message", "bot_id": "B0BENCH01", "ts": ts,
                 "username": "ci", "text": "build #123 passed"}  # fmt: skip
 
@@ -327,10 +329,8 @@ def write_export(folder: Path, n_messages: int, shape: Shape, seed: int = 7) -> 
 def reset_peak() -> bool:
     """Start a new peak-RSS measurement (Linux: VmHWM back to the current RSS)."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:  # pragma: no cover
-        pass
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return True

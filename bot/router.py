@@ -155,6 +155,10 @@ class Router:
                 self._first_vector_sync = False
                 self._load_saved_index()
                 self._vectors_checked = seq
+            # Deletions first: an item deleted and written again has a newer vector.
+            gone = [i for i in self.store.deleted_items(since_seq=self._vector_seq) if i]
+            if gone:
+                self._unsaved += self.vectors.remove(gone)
             for ids, authors, matrix in self.store.vector_chunks(
                 self.encoder.model_id, since_seq=self._vector_seq
             ):

@@ -574,3 +574,46 @@ CREATE TABLE IF NOT EXISTS intake (
 CREATE INDEX IF NOT EXISTS intake_open ON intake(state, id);
 """,
     )
+
+
+@migration
+def m004_chat(db: Database) -> None:
+    """Chat as a source of knowledge (`data.chat_store`, `bot.learning.chat`): the human
+    messages learned from, the channels with their learning switch and history cursor, and
+    a log of deleted knowledge items so that every router drops their vectors."""
+    run(
+        db,
+        """
+CREATE TABLE IF NOT EXISTS chat_messages (
+    platform TEXT NOT NULL,             -- slack | teams
+    channel TEXT NOT NULL,
+    ts TEXT NOT NULL,                   -- the platform's message id (Slack's ts)
+    at REAL NOT NULL,                   -- seconds since the epoch
+    thread TEXT,                        -- the root's ts: replies, and roots with replies
+    author TEXT NOT NULL,               -- the platform's user id
+    parent_author TEXT,                 -- the root's author, as the platform gave it
+    text TEXT NOT NULL,                 -- as written ('' for an opted-out author)
+    day TEXT NOT NULL,                  -- YYYY-MM-DD (UTC) of `at`
+    PRIMARY KEY (platform, channel, ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chat_messages_thread ON chat_messages(platform, channel, thread)
+    WHERE thread IS NOT NULL;
+CREATE INDEX IF NOT EXISTS chat_messages_day ON chat_messages(platform, channel, day);
+
+CREATE TABLE IF NOT EXISTS chat_channels (
+    platform TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    name TEXT,
+    private INTEGER NOT NULL DEFAULT 0,
+    learn INTEGER,                      -- an admin's switch; NULL: public yes, private no
+    history TEXT,                       -- JSON: where a history backfill has got to
+    PRIMARY KEY (platform, channel)
+);
+
+CREATE TABLE IF NOT EXISTS knowledge_deletions (
+    item_id TEXT NOT NULL,
+    seq INTEGER NOT NULL                -- the store's change number of the deletion
+);
+CREATE INDEX IF NOT EXISTS knowledge_deletions_seq ON knowledge_deletions(seq);
+""",
+    )

@@ -304,6 +304,21 @@ class Store:
         """The ids of everyone in the directory."""
         return {r[0] for r in self.db.execute("SELECT id FROM people")}
 
+    def accounts(self, platform: str, user_ids: Iterable[str]) -> dict[str, tuple[str, str, bool]]:
+        """(person id, name, opted out) of each of these Slack or Teams user ids
+        (`platform` "slack" or "teams") that belongs to a person."""
+        column = {"slack": "slack_id", "teams": "teams_id"}[platform]
+        found: dict[str, tuple[str, str, bool]] = {}
+        for chunk in _chunks(list(set(user_ids)), 500):
+            cur = self.db.execute(
+                f"SELECT {column}, id, name, opted_out FROM people "
+                f"WHERE {column} IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for account, pid, name, opted_out in cur:
+                found[account] = (pid, name, bool(opted_out))
+        return found
+
     def person_refs(self) -> dict[str, str]:
         """Map every id, email, Slack id and Teams id to the person's id."""
         refs: dict[str, str] = {}
@@ -413,16 +428,25 @@ class Store:
                 conn.execute(sql)
 
     def strengthen_contact(
-        self, a: str, b: str, kind: str, by: float = 1.0, at: str | None = None
+        self,
+        a: str,
+        b: str,
+        kind: str,
+        by: float = 1.0,
+        at: str | None = None,
+        cap: float | None = None,
     ) -> None:
-        """Add `by` to the weight of a tie, creating it if needed (e.g. "a helped b again")."""
+        """Add `by` to the weight of a tie, creating it if needed (e.g. "a helped b again");
+        with `cap`, the weight goes no higher than that (a stronger tie stays as it is)."""
         a, b = ordered_pair(a, b, kind)
+        limit = float("inf") if cap is None else cap
         with self.transaction():
             self.db.execute(
                 "INSERT INTO contacts(a, b, kind, weight, created_at, seq) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
-                "weight = contacts.weight + excluded.weight, seq = excluded.seq",
-                (a, b, kind, by, at, self._next_seq()),
+                "VALUES (?, ?, ?, min(?, ?), ?, ?) ON CONFLICT(a, b, kind) DO UPDATE SET "
+                "weight = max(contacts.weight, min(contacts.weight + excluded.weight, ?)), "
+                "seq = excluded.seq",
+                (a, b, kind, by, limit, at, self._next_seq(), limit),
             )
 
     def contacts(self, since_seq: int = 0) -> list[Contact]:
@@ -612,17 +636,39 @@ class Store:
     def delete_knowledge(self, item_ids: Iterable[str]) -> int:
         """Remove items (and their vectors); returns how many were removed."""
         ids = list(item_ids)
-        removed = 0
         with self.transaction():
+            gone: list[str] = []
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
                 self.db.execute(f"DELETE FROM vectors WHERE item_id IN ({marks})", chunk)
-                cur = self.db.execute(f"DELETE FROM knowledge WHERE id IN ({marks})", chunk)
-                removed += cur.rowcount
-            if removed:
-                self._next_seq()
+                cur = self.db.execute(
+                    f"DELETE FROM knowledge WHERE id IN ({marks}) RETURNING id", chunk
+                )
+                gone += [row[0] for row in cur.fetchall()]
+            if gone:
+                seq = self._next_seq()
+                # Logged so that every router drops their vectors (`deleted_items`).
+                self.db.conn.executemany(
+                    "INSERT INTO knowledge_deletions(item_id, seq) VALUES (?, ?)",
+                    [(item_id, seq) for item_id in gone],
+                )
                 self._word_counts.clear()
-        return removed
+        return len(gone)
+
+    def deleted_items(self, since_seq: int = 0) -> list[str]:
+        """Ids of knowledge items deleted after change `since_seq` (some may exist again,
+        written after their deletion)."""
+        cur = self.db.execute(
+            "SELECT item_id FROM knowledge_deletions WHERE seq > ? ORDER BY seq", (since_seq,)
+        )
+        return [row[0] for row in cur]
+
+    def knowledge_ids_under(self, prefix: str) -> set[str]:
+        """The ids of the items whose id starts with `prefix` (a range of the id index)."""
+        cur = self.db.execute(
+            "SELECT id FROM knowledge WHERE id >= ? AND id < ?", (prefix, prefix + "\U0010ffff")
+        )
+        return {row[0] for row in cur}
 
     def knowledge_items(self, item_ids: Iterable[str]) -> dict[str, KnowledgeItem]:
         """The items with these ids, by id."""
@@ -640,7 +686,7 @@ class Store:
 
     def count(self, table: str) -> int:
         """Number of rows in one of the store's tables."""
-        if table not in {"people", "contacts", "knowledge", "vectors"}:
+        if table not in {"people", "contacts", "knowledge", "vectors", "chat_messages"}:
             raise ValueError(f"unknown table {table!r}")
         return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 

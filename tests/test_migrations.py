@@ -159,9 +159,15 @@ def test_a_database_of_the_release_before_is_upgraded_with_every_row(tmp_path, m
     store = Store(path)
 
     # Recognised as version 1: no DDL of migration 1 ran again (only the later ones').
-    assert [script for script in scripts if "TABLE IF NOT EXISTS intake" not in script] == []
+    later = ("TABLE IF NOT EXISTS intake", "TABLE IF NOT EXISTS chat_messages")
+    assert [s for s in scripts if not any(table in s for table in later)] == []
     assert (store.schema.before, store.schema.after) == (1, MIGRATIONS.latest)
-    assert store.schema.applied == ("m001_initial", "m002_outbox_dead_letters", "m003_intake")
+    assert store.schema.applied == (
+        "m001_initial",
+        "m002_outbox_dead_letters",
+        "m003_intake",
+        "m004_chat",
+    )
     conn = store.db.conn
     for table, rows in before.items():
         if table == "outbox":  # one column more: dead_at
@@ -279,10 +285,10 @@ def test_a_database_of_something_else_is_refused(tmp_path):
 # ----------------------------------------------------------------- failures
 
 
-def m004_half_done(db: Database) -> None:
+def m005_half_done(db: Database) -> None:
     db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
     db.execute("INSERT INTO notes VALUES (1)")
-    raise RuntimeError("power cut in the middle of migration 4")
+    raise RuntimeError("power cut in the middle of migration 5")
 
 
 def test_a_failing_migration_leaves_the_database_at_its_version(tmp_path, monkeypatch):
@@ -291,17 +297,17 @@ def test_a_failing_migration_leaves_the_database_at_its_version(tmp_path, monkey
     store.upsert_people([Person(id="mia", name="Mia Stone")])
     store.close()
     dump = _dump(path)
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS.plus(m004_half_done))
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS.plus(m005_half_done))
 
-    with pytest.raises(RuntimeError, match="migration 4"):
+    with pytest.raises(RuntimeError, match="migration 5"):
         Store(path)
 
     monkeypatch.undo()
-    assert _dump(path) == dump  # no new table, no record, still version 3
+    assert _dump(path) == dump  # no new table, no record, still version 4
     [backup] = backups_beside(path)
-    assert backup.name == "whoknows.db.before-v4.bak"
+    assert backup.name == "whoknows.db.before-v5.bak"
     store = Store(path)
-    assert store.schema.applied == () and store.get_meta("schema_version") == "3"
+    assert store.schema.applied == () and store.get_meta("schema_version") == "4"
     store.close()
 
 
@@ -327,7 +333,7 @@ def test_a_failure_upgrading_the_release_before_leaves_it_as_it_was(tmp_path, mo
 # ------------------------------------------------------------ adding one
 
 
-def m004_notes(db: Database) -> None:
+def m005_notes(db: Database) -> None:
     migrations.run(
         db,
         """
@@ -342,22 +348,22 @@ def test_a_new_migration_is_one_numbered_function(tmp_path, monkeypatch):
     store = Store(path)
     store.upsert_people([Person(id="mia", name="Mia Stone")])
     store.close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS.plus(m004_notes))
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS.plus(m005_notes))
     store = Store(path)
-    assert store.schema.applied == ("m004_notes",) and store.get_meta("schema_version") == "4"
+    assert store.schema.applied == ("m005_notes",) and store.get_meta("schema_version") == "5"
     assert count(store, "notes") == 0 and store.count("people") == 1
-    assert store.schema.backup == path.with_name("whoknows.db.before-v4.bak")
+    assert store.schema.backup == path.with_name("whoknows.db.before-v5.bak")
     store.close()
 
 
 def test_migrations_must_be_numbered_in_order():
-    def m005_skips_ahead(db: Database) -> None:
+    def m006_skips_ahead(db: Database) -> None:
         pass
 
     def add_things(db: Database) -> None:
         pass
 
-    for wrong in (m005_skips_ahead, add_things):
+    for wrong in (m006_skips_ahead, add_things):
         with pytest.raises(ValueError, match=f"m{MIGRATIONS.latest + 1:03d}_"):
             MIGRATIONS.plus(wrong)
     assert [name[:4] for name, _ in MIGRATIONS.steps] == [

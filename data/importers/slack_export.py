@@ -3,23 +3,16 @@
 An export holds `users.json`, `channels.json` and `<channel>/<YYYY-MM-DD>.json` (one list of
 messages per day). People come from `users.json` (bots, apps, deactivated accounts and
 Slackbot left out), matched to the directory by Slack id or email, added otherwise. What they
-wrote becomes knowledge items:
-
-- a thread: one item per author per thread per day, all their messages of that day in it
-  joined, the root's text as title (kind "post" for the root's author, "answer" for the
-  others); threads are rebuilt from each message's own `thread_ts`, never from the root's
-  snapshot fields (`replies`, `reply_count`, ...);
-- lone channel messages: one item per author per channel per day.
+wrote becomes knowledge items and "helped" / "interacted" ties by the rules every chat source
+shares (`data.chat_items`): one item per author per thread per day, one per author per
+channel day for lone messages. Threads are rebuilt from each message's own `thread_ts`, never
+from the root's snapshot fields (`replies`, `reply_count`, ...). The messages themselves are
+kept too (`data.chat_store`), so that live messages later in the same threads and days
+rebuild their items with everything said there.
 
 An export is cut into day files, so an item never depends on a day outside its own file:
 importing the same export again changes nothing, and a newer export (or an overlapping one)
-adds and updates only the days it holds. Item ids are `slack:<channel id>:<thread ts>:<Slack
-user id>:<day>` and `slack:<channel id>:day:<day>:<Slack user id>`.
-
-A reply in someone else's thread is a "helped" tie from the replier to the root's author;
-people who wrote in the same thread get an "interacted" tie weighted by the threads they
-share (threads with more than MAX_THREAD_PEOPLE people give none); both capped at
-MAX_TIE_WEIGHT and never lowered by a later import.
+adds and updates only the days it holds. Ties are never lowered by a later import.
 
 All or nothing: every file is read and checked first; any problem (`file:line: reason`) and
 nothing is written. In a day file, the line of a problem is the line on which the message's
@@ -35,10 +28,11 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from data.chat_items import ChatMessage, Cleaner, build_items, slack_links
+from data.chat_store import ChatStore, StoredMessage
 from data.importers.errors import ImportFailed, ImportProblem, ProblemList
 from data.importers.readers import (
     MAX_FIELD_CHARS,
@@ -48,23 +42,16 @@ from data.importers.readers import (
     json_array_lines,
     person_ref,
 )
-from data.models import Contact, KnowledgeItem, Person
+from data.models import Contact, Person
 from data.store import Store, WriteCounts
 
-SOURCE = "slack"
+SOURCE = PLATFORM = "slack"
 SLACKBOT_ID = "USLACKBOT"
 # Subtypes that are people writing; every other subtype is the system (joins, topics, bots...).
 HUMAN_SUBTYPES = frozenset({"thread_broadcast", "file_share"})
-# Threads with more people than this say nothing about who talks with whom.
-MAX_THREAD_PEOPLE = 20
-# The strongest tie one export can make (the graph takes log2(1 + weight)).
-MAX_TIE_WEIGHT = 10.0
-# The longest title taken from a thread's root.
-MAX_TITLE_CHARS = 120
 
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 _TS = re.compile(r"\d{1,12}(\.\d{1,9})?")
-_ANGLE = re.compile(r"<([^<>]*)>")
 _WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CHANNEL_NAME = re.compile(r"^[^/\\]+$")
 
@@ -378,18 +365,6 @@ def _read_channels(export: _Export, lists: list[ProblemList]) -> list[tuple[str,
 # ----------------------------------------------------------------------- messages
 
 
-@dataclass(slots=True)
-class _Message:
-    ts: float
-    ts_text: str
-    sid: str
-    text: str
-    thread: str | None  # the thread's ts, for roots and replies
-    parent: str | None  # parent_user_id
-    day: str
-    channel: int  # index into the channel list
-
-
 def _is_ts(value: str) -> bool:
     """Whether `value` is a Slack time ("1494808864.781681": seconds, a dot, digits)."""
     return _TS.fullmatch(value) is not None
@@ -400,7 +375,7 @@ def _read_day(
     day: str,
     channel: int,
     problems: ProblemList,
-    out: list[_Message],
+    out: list[ChatMessage],
     counts: list[int],
 ) -> None:
     """Append the human messages of one day file to `out`; counts[0] += system ones."""
@@ -451,7 +426,7 @@ def _read_day(
         if reason is not None:
             bad.append((index, f"message {ts}: {reason}"))
             continue
-        out.append(_Message(float(ts), ts, user, body, thread, parent, day, channel))
+        out.append(ChatMessage(float(ts), ts, user, body, thread, parent, day, channel))
     counts[0] += skipped
     if bad:
         lines = json_array_lines(text)
@@ -464,7 +439,7 @@ def _read_messages(
     channels: list[tuple[str, str]],
     lists: list[ProblemList],
     progress: Progress | None,
-) -> tuple[list[_Message], int]:
+) -> tuple[list[ChatMessage], int]:
     by_folder: dict[str, list[str]] = defaultdict(list)  # channel folder -> its file names
     for rel in export.files:
         folder, _, name = rel.partition("/")
@@ -477,7 +452,7 @@ def _read_messages(
             if match:
                 days.append((index, match.group(1), f"{channel}/{name}"))
     days.sort()
-    messages: list[_Message] = []
+    messages: list[ChatMessage] = []
     counts = [0]
     for done, (index, day, rel) in enumerate(days, start=1):
         problems = ProblemList(export.name(rel))
@@ -489,184 +464,6 @@ def _read_messages(
         if progress is not None:
             progress(done, len(days))
     return messages, counts[0]
-
-
-# -------------------------------------------------------------------------- text
-
-
-class _Cleaner:
-    """Slack's markup as plain text: mentions as @Name, links as their label."""
-
-    def __init__(self, names: Mapping[str, str], channels: Mapping[str, str]) -> None:
-        self.names = names
-        self.channels = channels
-
-    def _angle(self, match: re.Match[str]) -> str:
-        inner = match.group(1)
-        target, _, label = inner.partition("|")
-        if target.startswith("@"):
-            sid = target[1:]
-            return "@" + (self.names.get(sid) or label or sid)
-        if target.startswith("#"):
-            return "#" + (label or self.channels.get(target[1:]) or target[1:])
-        if target.startswith("!"):
-            if label:
-                return label
-            return "@" + target[1:].split("^", 1)[0]
-        if target.startswith("mailto:") and not label:
-            return target[7:]
-        return label or target
-
-    def clean(self, text: str) -> str:
-        if "<" in text:
-            text = _ANGLE.sub(self._angle, text)
-        if "&" in text:
-            text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        return text.strip()
-
-
-# -------------------------------------------------------------------------- build
-
-
-def _link(base: str | None, team: str | None, channel: str, ts: str, thread: str | None) -> str:
-    if base is not None:
-        url = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
-        if thread is not None and thread != ts:
-            url += f"?thread_ts={thread}&cid={channel}"
-        return url
-    team_part = f"team={team}&" if team else ""
-    return f"slack://channel?{team_part}id={channel}&message={ts}"
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def _snippet(text: str) -> str:
-    first = " ".join(text.split())
-    if len(first) > MAX_TITLE_CHARS:
-        first = first[: MAX_TITLE_CHARS - 1].rstrip() + "…"
-    return first
-
-
-def _join(parts: list[str]) -> str:
-    text = "\n".join(parts)
-    if len(text) > MAX_FIELD_CHARS:
-        text = text[: MAX_FIELD_CHARS - 1] + "…"
-    return text
-
-
-def _build(
-    messages: list[_Message],
-    channels: list[tuple[str, str]],
-    people: Mapping[str, str],
-    cleaner: _Cleaner,
-    base: str | None,
-    team: str | None,
-) -> tuple[list[KnowledgeItem], list[Contact], int]:
-    """Items and ties from the human messages of people we know; and how many messages
-    were left out because their author is not a person (a bot, deactivated, unknown)."""
-    messages.sort(key=lambda m: (m.channel, m.ts))
-    threads: dict[tuple[int, str], list[_Message]] = defaultdict(list)
-    lone: list[_Message] = []
-    seen: set[tuple[int, str]] = set()
-    left_out = 0
-    for m in messages:
-        if (m.channel, m.ts_text) in seen:  # the same message in two files
-            continue
-        seen.add((m.channel, m.ts_text))
-        if m.thread is None:
-            lone.append(m)
-        else:
-            threads[(m.channel, m.thread)].append(m)
-    # A root nobody replied to (in this export) is a lone message.
-    for key in [k for k, v in threads.items() if len(v) == 1 and v[0].ts_text == k[1]]:
-        lone.append(threads.pop(key)[0])
-
-    items: list[KnowledgeItem] = []
-    helped: dict[tuple[str, str], int] = defaultdict(int)
-    interacted: dict[tuple[str, str], int] = defaultdict(int)
-    for (channel, thread), thread_messages in threads.items():
-        cid, cname = channels[channel]
-        root = next((m for m in thread_messages if m.ts_text == thread), None)
-        root_sid = root.sid if root else next((m.parent for m in thread_messages if m.parent), None)
-        root_text = cleaner.clean(root.text) if root else ""
-        title = _snippet(root_text) if root_text else f"Thread in #{cname}"
-        root_pid = people.get(root_sid) if root_sid else None
-        groups: dict[tuple[str, str], list[_Message]] = defaultdict(list)
-        for m in thread_messages:
-            if m.sid not in people:
-                left_out += 1
-                continue
-            groups[(m.sid, m.day)].append(m)
-        authors: set[str] = set()
-        for (sid, day), group in groups.items():
-            pid = people[sid]
-            authors.add(pid)
-            texts = [t for t in (cleaner.clean(m.text) for m in group) if t]
-            own = sid == root_sid
-            if not texts:
-                continue
-            first = group[0]
-            items.append(
-                KnowledgeItem(
-                    id=f"slack:{cid}:{thread}:{sid}:{day}",
-                    person_id=pid,
-                    text=_join(texts),
-                    title=title,
-                    kind="post" if own else "answer",
-                    source=SOURCE,
-                    url=_link(base, team, cid, first.ts_text, thread),
-                    created_at=_iso(first.ts),
-                )
-            )
-        if root_pid is not None:
-            for pid in authors:
-                if pid != root_pid:
-                    helped[(pid, root_pid)] += 1
-        if root_pid is not None:
-            authors.add(root_pid)
-        if 2 <= len(authors) <= MAX_THREAD_PEOPLE:
-            ordered = sorted(authors)
-            for i, a in enumerate(ordered):
-                for b in ordered[i + 1 :]:
-                    interacted[(a, b)] += 1
-
-    days: dict[tuple[int, str, str], list[_Message]] = defaultdict(list)
-    for m in lone:
-        if m.sid not in people:
-            left_out += 1
-            continue
-        days[(m.channel, m.day, m.sid)].append(m)
-    for (channel, day, sid), group in days.items():
-        group.sort(key=lambda m: m.ts)
-        texts = [t for t in (cleaner.clean(m.text) for m in group) if t]
-        if not texts:
-            continue
-        cid, cname = channels[channel]
-        first = group[0]
-        items.append(
-            KnowledgeItem(
-                id=f"slack:{cid}:day:{day}:{sid}",
-                person_id=people[sid],
-                text=_join(texts),
-                title=f"#{cname}, {day}",
-                kind="post",
-                source=SOURCE,
-                url=_link(base, team, cid, first.ts_text, None),
-                created_at=_iso(first.ts),
-            )
-        )
-
-    ties = [
-        Contact(a=a, b=b, kind="helped", weight=min(float(n), MAX_TIE_WEIGHT))
-        for (a, b), n in helped.items()
-    ]
-    ties += [
-        Contact(a=a, b=b, kind="interacted", weight=min(float(n), MAX_TIE_WEIGHT))
-        for (a, b), n in interacted.items()
-    ]
-    return items, ties, left_out
 
 
 def _not_lower(store: Store, ties: Iterable[Contact]) -> list[Contact]:
@@ -734,17 +531,60 @@ def import_slack_export(
     # For slack:// links: the workspace's team id, as its people give it.
     team = next((u.team for u in users.values() if u.team and not u.skipped), None)
     names = {u.sid: u.name for u in users.values()}
-    cleaner = _Cleaner(names, {cid: name for cid, name in channels})
+    cleaner = Cleaner(names, {cid: name for cid, name in channels})
     with gc_paused(), store.transaction():
         people, writes = _people(store, users, result)
         if writes:
             store.upsert_people(writes)
-        items, ties, left_out = _build(messages, channels, people, cleaner, base, team)
+        messages, opted_out = _keep(store, channels, messages, people)
+        result.messages = len(messages)
+        link = slack_links(base, team)
+        learned = {sid: pid for sid, pid in people.items() if sid not in opted_out}
+        items, ties, left_out = build_items(messages, channels, learned, cleaner, link)
         result.skipped = system + left_out
         result.messages -= left_out
         result.items = store.upsert_knowledge(items)
         result.ties = store.upsert_contacts(_not_lower(store, ties))
     return result
+
+
+def _keep(
+    store: Store,
+    channels: list[tuple[str, str]],
+    messages: list[ChatMessage],
+    people: Mapping[str, str],
+) -> tuple[list[ChatMessage], set[str]]:
+    """Store the messages of the channels learned from (every channel of an export is
+    public; an admin may have switched some off), opted-out people's without their text;
+    return those messages and the Slack ids of the opted-out. Call inside the import's
+    transaction."""
+    chat = ChatStore(store)
+    chat.see_channels(PLATFORM, [(cid, name, False) for cid, name in channels])
+    off = {row.channel for row in chat.channels(PLATFORM) if not row.learning}
+    if off:
+        messages = [m for m in messages if channels[m.channel][0] not in off]
+    opted_out = {sid for sid, (_, _, out) in store.accounts(PLATFORM, people).items() if out}
+    # In key order, each row lands at the end of the table's B-tree: several times faster.
+    messages.sort(key=lambda m: (channels[m.channel][0], m.ts_text))
+    chat.put(
+        PLATFORM,
+        (
+            StoredMessage(
+                channels[m.channel][0],
+                m.ts_text,
+                m.ts,
+                m.thread,
+                m.sid,
+                m.parent,
+                "" if m.sid in opted_out else m.text,
+                m.day,
+            )
+            for m in messages
+        ),
+        settle=False,
+    )
+    chat.settle_all(PLATFORM)
+    return messages, opted_out
 
 
 def _raise(lists: list[ProblemList]) -> None:

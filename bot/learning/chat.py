@@ -1,0 +1,296 @@
+"""Learning who knows what from chat as it happens: a message posted, edited or deleted in
+a channel becomes, changes or leaves its author's knowledge, and a reply in someone's
+thread is a "helped" tie. Platform-free: the Slack and Teams adapters (and the Web API
+history backfill) hand it `Said` messages in the platform's own ids.
+
+Each message is stored (`data.chat_store`), then the items of the threads and channel days
+it touches are rebuilt from every stored message there by the same rules as an export
+import (`data.chat_items`), and items a rebuild no longer makes are deleted: the result
+is the same whatever order and way the messages came in. Ties are counted once per person
+per thread, when their first message there is stored, so a replayed event adds nothing.
+
+Privacy: a channel is learned from only if `ChannelRow.learning` (public channels by
+default; an admin can switch any channel off). Private channels are never learned from
+yet: the router cannot yet keep a private channel's knowledge to that channel's members,
+so switching one on is refused. Opted-out people's messages are stored without their
+text (a thread's shape still needs them) and make no item.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from data.chat_items import (
+    MAX_THREAD_PEOPLE,
+    MAX_TIE_WEIGHT,
+    Cleaner,
+    LinkMaker,
+    build_items,
+    day_of,
+    day_prefix,
+    thread_prefix,
+)
+from data.chat_store import ChannelRow, ChatStore, StoredMessage
+from data.models import KnowledgeItem
+from data.store import Store, WriteCounts
+
+_MENTION = re.compile(r"<@([A-Za-z0-9]+)")
+
+
+class LearningRefused(ValueError):
+    """An admin's switch that cannot be honoured (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class Said:
+    """One human message in a channel, in the platform's own ids."""
+
+    channel: str
+    ts: str  # the platform's id of the message (Slack's ts)
+    at: float  # seconds since the epoch
+    author: str  # the platform's user id
+    text: str
+    thread: str | None = None  # the root's ts, for a reply (or a root with replies)
+    parent_author: str | None = None  # the root's author, when the platform says
+
+
+@dataclass
+class Learned:
+    """What one call changed."""
+
+    messages: int = 0  # stored (new or changed)
+    skipped: int = 0  # in channels not learned from
+    removed: int = 0  # messages forgotten
+    items: WriteCounts = field(default_factory=WriteCounts)
+    items_deleted: int = 0
+    ties: int = 0
+
+    def add(self, other: Learned) -> None:
+        """Fold another call's counts into this one."""
+        self.messages += other.messages
+        self.skipped += other.skipped
+        self.removed += other.removed
+        self.items = WriteCounts(
+            self.items.inserted + other.items.inserted,
+            self.items.updated + other.items.updated,
+            self.items.unchanged + other.items.unchanged,
+        )
+        self.items_deleted += other.items_deleted
+        self.ties += other.ties
+
+
+# A thread ("thread", channel, root ts) or a channel day ("day", channel, YYYY-MM-DD).
+Key = tuple[str, str, str]
+
+
+class ChatLearner:
+    """Turns one platform's channel messages into knowledge and ties, as they come."""
+
+    def __init__(self, store: Store, platform: str, link: LinkMaker) -> None:
+        self.store = store
+        self.chat = ChatStore(store)
+        self.platform = platform
+        self.source = platform  # item ids and `source`: "slack:...", "teams:..."
+        self.link = link
+
+    # ------------------------------------------------------------------ channels
+
+    def see_channel(
+        self, channel: str, name: str | None = None, private: bool | None = None
+    ) -> None:
+        """Record what the platform says of a channel (its name, whether it is private)."""
+        with self.store.transaction():
+            self.chat.see_channels(self.platform, [(channel, name, private)])
+
+    def learning(self, channel: str) -> bool:
+        """Whether messages of `channel` are learned from (never, for a channel not seen)."""
+        row = self.chat.channel(self.platform, channel)
+        return row is not None and _learns(row)
+
+    def switch(self, channel: str, learn: bool | None) -> Learned:
+        """An admin's switch: learning on or off for one channel, or None for the default.
+        Switching a channel off forgets its messages and the knowledge made of them."""
+        row = self.chat.channel(self.platform, channel)
+        if learn and row is not None and row.private:
+            raise LearningRefused(
+                f"{channel} is a private channel: whoknows cannot yet keep what it learns "
+                "there to that channel's members, so it does not learn from private channels"
+            )
+        done = Learned()
+        with self.store.transaction():
+            self.chat.set_learning(self.platform, channel, learn)
+            row = self.chat.channel(self.platform, channel)
+            if row is not None and not _learns(row):
+                keys: set[Key] = set()
+                for thread, day in self.chat.drop_channel(self.platform, channel):
+                    keys.add(("thread", channel, thread) if thread else ("day", channel, day))
+                    done.removed += 1
+                self._rebuild(keys, done)
+        return done
+
+    # ------------------------------------------------------------------ messages
+
+    def learn(self, said: Iterable[Said]) -> Learned:
+        """Store new or edited messages and rebuild the knowledge they touch, in one
+        transaction. Messages of channels not learned from are skipped."""
+        done = Learned()
+        messages = sorted(said, key=lambda s: (s.at, s.ts))
+        if not messages:
+            return done
+        with self.store.transaction():
+            wanted = {c: self.learning(c) for c in {m.channel for m in messages}}
+            keep = [m for m in messages if wanted[m.channel]]
+            done.skipped = len(messages) - len(keep)
+            if not keep:
+                return done
+            accounts = self.store.accounts(self.platform, {m.author for m in keep})
+            stored = [_stored(m, accounts) for m in keep]
+            ties = self._new_ties(keep, accounts)
+            self.chat.put(self.platform, stored)
+            done.messages = len(stored)
+            keys: set[Key] = set()
+            for m in keep:
+                keys |= self._keys_of(m.channel, m.ts)
+            self._rebuild(keys, done)
+            for a, b, kind, at in ties:
+                self.store.strengthen_contact(a, b, kind, 1.0, at, cap=MAX_TIE_WEIGHT)
+            done.ties = len(ties)
+        return done
+
+    def forget(self, channel: str, ts: str) -> Learned:
+        """A message was deleted: remove it and rebuild what it was part of."""
+        done = Learned()
+        with self.store.transaction():
+            gone = self.chat.delete(self.platform, channel, ts)
+            if gone is None:
+                return done
+            done.removed = 1
+            keys: set[Key] = {("day", channel, gone.day)}
+            if gone.thread is not None:
+                keys.add(("thread", channel, gone.thread))
+                root = self.chat.get(self.platform, channel, gone.thread)
+                if root is not None:  # it may be lone again: its day is rebuilt too
+                    keys.add(("day", channel, root.day))
+            self._rebuild(keys, done)
+        return done
+
+    def _keys_of(self, channel: str, ts: str) -> set[Key]:
+        """The thread and days whose items a stored message is part of, and the day its
+        thread's root was a lone message of until now."""
+        m = self.chat.get(self.platform, channel, ts)
+        if m is None:
+            return set()
+        if m.thread is None:
+            return {("day", channel, m.day)}
+        keys: set[Key] = {("thread", channel, m.thread), ("day", channel, m.day)}
+        root = m if m.thread == ts else self.chat.get(self.platform, channel, m.thread)
+        if root is not None:
+            keys.add(("day", channel, root.day))
+        return keys
+
+    def _new_ties(
+        self, messages: list[Said], accounts: Mapping[str, tuple[str, str, bool]]
+    ) -> list[tuple[str, str, str, str]]:
+        """(a, b, kind, at) ties the messages add: a person's first message in a thread
+        helped the root's author (if it is a reply in someone else's thread) and
+        interacted with everyone already there (threads of up to MAX_THREAD_PEOPLE)."""
+        threads = {(m.channel, m.thread) for m in messages if m.thread is not None}
+        present = self.chat.authors_in(self.platform, threads)  # type: ignore[arg-type]
+        roots = {
+            key: (root.author if (root := self.chat.get(self.platform, *key)) else None)
+            for key in present
+        }
+        out: list[tuple[str, str, str, str]] = []
+        for m in messages:
+            if m.thread is None:
+                continue
+            key = (m.channel, m.thread)
+            people = present[key]
+            if m.thread == m.ts:
+                roots[key] = m.author
+            if m.author in people:
+                continue
+            when = _iso(m.at)
+            me = accounts.get(m.author)
+            root = roots.get(key) or m.parent_author
+            if me is not None and not me[2]:
+                owner = accounts.get(root) if root else None
+                if m.thread != m.ts and owner is not None and root != m.author and not owner[2]:
+                    out.append((me[0], owner[0], "helped", when))
+                if len(people) < MAX_THREAD_PEOPLE:
+                    for other in sorted(people):
+                        them = accounts.get(other) or self._account(other)
+                        if them is not None and not them[2] and them[0] != me[0]:
+                            out.append((me[0], them[0], "interacted", when))
+            people.add(m.author)
+        return out
+
+    def _account(self, user: str) -> tuple[str, str, bool] | None:
+        return self.store.accounts(self.platform, [user]).get(user)
+
+    def _rebuild(self, keys: set[Key], done: Learned) -> None:
+        """Rebuild the items of these threads and channel days from the stored messages;
+        delete the items a rebuild no longer makes. Call inside a transaction."""
+        items, gone = [], []
+        for kind, channel, what in sorted(keys):
+            if kind == "thread":
+                prefix = thread_prefix(self.source, channel, what)
+                messages = self.chat.thread(self.platform, channel, what)
+            else:
+                prefix = day_prefix(self.source, channel, what)
+                messages = self.chat.lone(self.platform, channel, what)
+            built = [i for i in self._build(channel, messages) if i.id.startswith(prefix)]
+            gone += sorted(self.store.knowledge_ids_under(prefix) - {i.id for i in built})
+            items += built
+        if gone:
+            done.items_deleted += self.store.delete_knowledge(gone)
+        if items:
+            counts = self.store.upsert_knowledge(items)
+            done.items = WriteCounts(
+                done.items.inserted + counts.inserted,
+                done.items.updated + counts.updated,
+                done.items.unchanged + counts.unchanged,
+            )
+
+    def _build(self, channel: str, messages: list[StoredMessage]) -> list[KnowledgeItem]:
+        if not messages:
+            return []
+        row = self.chat.channel(self.platform, channel)
+        name = (row.name if row else None) or channel
+        users = {m.author for m in messages}
+        users |= {u for m in messages for u in _MENTION.findall(m.text)}
+        accounts = self.store.accounts(self.platform, users)
+        people = {u: pid for u, (pid, _, out) in accounts.items() if not out}
+        names = {u: n for u, (_, n, _) in accounts.items()}
+        chat = [m.as_chat_message() for m in messages]
+        items, _, _ = build_items(
+            chat, [(channel, name)], people, Cleaner(names, {}), self.link, self.source
+        )
+        return items
+
+
+def _learns(row: ChannelRow) -> bool:
+    # Private channels: never yet (see the module's docstring), whatever the switch says.
+    return row.learning and not row.private
+
+
+def _stored(m: Said, accounts: Mapping[str, tuple[str, str, bool]]) -> StoredMessage:
+    account = accounts.get(m.author)
+    opted_out = account is not None and account[2]
+    return StoredMessage(
+        m.channel,
+        m.ts,
+        m.at,
+        m.thread,
+        m.author,
+        m.parent_author,
+        "" if opted_out else m.text,
+        day_of(m.at),
+    )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

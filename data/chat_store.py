@@ -1,0 +1,277 @@
+"""Storage of chat learned from: the human messages, and the channels with their switches.
+
+Messages are kept so that an item (one author's messages of one thread and day, or of one
+channel day: `data.chat_items`) can be rebuilt from everything said there whenever one of
+its messages arrives, changes or goes, whichever way the others arrived (an export, the
+Web API's history, live events).
+
+One rule keeps `thread` simple to read: it is set on replies and on roots that have at
+least one stored reply, and NULL on every other message (a root nobody has answered is a
+lone message, as in the item rules). `ChatStore.put` and `ChatStore.delete` keep it.
+
+It shares the Store's connection and transactions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from data.chat_items import ChatMessage
+from data.store import Store
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One message as stored."""
+
+    channel: str
+    ts: str
+    at: float
+    thread: str | None
+    author: str
+    parent_author: str | None
+    text: str
+    day: str
+
+    def as_chat_message(self) -> ChatMessage:
+        """The message for the item rules (its channel is the first of the list given)."""
+        return ChatMessage(
+            self.at, self.ts, self.author, self.text, self.thread, self.parent_author, self.day, 0
+        )
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    """A channel chat is learned from (or kept from)."""
+
+    platform: str
+    channel: str
+    name: str | None
+    private: bool
+    learn: bool | None  # an admin's switch; None: the default for its kind
+    history: dict[str, Any]
+
+    @property
+    def learning(self) -> bool:
+        """Whether its messages are learned from: the admin's switch, else public only."""
+        return self.learn if self.learn is not None else not self.private
+
+
+_MESSAGE = "channel, ts, at, thread, author, parent_author, text, day"
+
+
+class ChatStore:
+    """Reads and writes of `chat_messages` and `chat_channels`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    # ------------------------------------------------------------------ messages
+
+    def put(self, platform: str, messages: Iterable[StoredMessage], settle: bool = True) -> None:
+        """Write messages, replacing stored ones with the same ts, and keep the thread
+        rule (a bulk writer passes `settle=False` and calls `settle_all` once after).
+        Call inside a transaction."""
+        values = []
+        threads: set[tuple[str, str]] = set()
+        for m in messages:
+            row = (m.channel, m.ts, m.at, m.thread, m.author, m.parent_author, m.text, m.day)
+            values.append((platform, *row))
+            # A reply settles its root; any other message may be a root itself.
+            threads.add((m.channel, m.thread if m.thread is not None else m.ts))
+        conn = self.db.conn
+        conn.executemany(
+            f"INSERT INTO chat_messages(platform, {_MESSAGE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(platform, channel, ts) DO UPDATE SET at = excluded.at, "
+            "thread = excluded.thread, author = excluded.author, "
+            "parent_author = coalesce(excluded.parent_author, chat_messages.parent_author), "
+            "text = excluded.text, day = excluded.day",
+            values,
+        )
+        if settle:
+            self.settle_threads(platform, threads)
+
+    def settle_all(self, platform: str) -> None:
+        """Apply the thread rule to every stored message of a platform (after a bulk
+        `put`): two passes over the table, each reply looked up by the thread index."""
+        reply = (
+            "EXISTS (SELECT 1 FROM chat_messages r WHERE r.platform = m.platform "
+            "AND r.channel = m.channel AND r.thread = m.ts AND r.ts <> m.ts)"
+        )
+        self.db.execute(
+            f"UPDATE chat_messages AS m SET thread = ts WHERE platform = ? AND thread IS NULL "
+            f"AND {reply}",
+            (platform,),
+        )
+        self.db.execute(
+            f"UPDATE chat_messages AS m SET thread = NULL WHERE platform = ? AND thread = ts "
+            f"AND NOT {reply}",
+            (platform,),
+        )
+
+    def settle_threads(self, platform: str, threads: Iterable[tuple[str, str]]) -> None:
+        """Apply the thread rule to these (channel, thread ts) threads' roots: threaded if
+        any reply is stored, lone otherwise."""
+        conn = self.db.conn
+        conn.executemany(
+            "UPDATE chat_messages SET thread = CASE WHEN EXISTS (SELECT 1 FROM chat_messages r "
+            "WHERE r.platform = ?1 AND r.channel = ?2 AND r.thread = ?3 AND r.ts <> ?3) "
+            "THEN ?3 ELSE NULL END WHERE platform = ?1 AND channel = ?2 AND ts = ?3",
+            [(platform, channel, thread) for channel, thread in threads],
+        )
+
+    def get(self, platform: str, channel: str, ts: str) -> StoredMessage | None:
+        """One stored message, or None."""
+        row = self.db.execute(
+            f"SELECT {_MESSAGE} FROM chat_messages WHERE platform = ? AND channel = ? AND ts = ?",
+            (platform, channel, ts),
+        ).fetchone()
+        return StoredMessage(*row) if row else None
+
+    def delete(self, platform: str, channel: str, ts: str) -> StoredMessage | None:
+        """Remove a message (and settle its thread's root); returns what was stored."""
+        gone = self.get(platform, channel, ts)
+        if gone is None:
+            return None
+        self.db.execute(
+            "DELETE FROM chat_messages WHERE platform = ? AND channel = ? AND ts = ?",
+            (platform, channel, ts),
+        )
+        if gone.thread is not None and gone.thread != ts:
+            self.settle_threads(platform, [(channel, gone.thread)])
+        return gone
+
+    def thread(self, platform: str, channel: str, thread: str) -> list[StoredMessage]:
+        """Every stored message of a thread (root included), in time order."""
+        cur = self.db.execute(
+            f"SELECT {_MESSAGE} FROM chat_messages WHERE platform = ? AND channel = ? "
+            "AND thread = ? ORDER BY at, ts",
+            (platform, channel, thread),
+        )
+        return [StoredMessage(*row) for row in cur]
+
+    def lone(self, platform: str, channel: str, day: str) -> list[StoredMessage]:
+        """The lone messages of one channel day (roots nobody replied to included)."""
+        cur = self.db.execute(
+            f"SELECT {_MESSAGE} FROM chat_messages WHERE platform = ? AND channel = ? "
+            "AND day = ? AND thread IS NULL ORDER BY at, ts",
+            (platform, channel, day),
+        )
+        return [StoredMessage(*row) for row in cur]
+
+    def authors_in(
+        self, platform: str, threads: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], set[str]]:
+        """Who has written in each (channel, thread ts) thread, root included."""
+        out: dict[tuple[str, str], set[str]] = {}
+        for channel, thread in set(threads):
+            cur = self.db.execute(
+                "SELECT DISTINCT author FROM chat_messages WHERE platform = ? AND channel = ? "
+                "AND (thread = ?3 OR ts = ?3)",
+                (platform, channel, thread),
+            )
+            out[(channel, thread)] = {row[0] for row in cur}
+        return out
+
+    def count(self, platform: str | None = None) -> int:
+        """How many messages are stored (of one platform)."""
+        if platform is None:
+            return self.store.count("chat_messages")
+        row = self.db.execute(
+            "SELECT count(*) FROM chat_messages WHERE platform = ?", (platform,)
+        ).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ channels
+
+    def channel(self, platform: str, channel: str) -> ChannelRow | None:
+        """A channel's row, or None if it was never seen."""
+        row = self.db.execute(
+            "SELECT platform, channel, name, private, learn, history FROM chat_channels "
+            "WHERE platform = ? AND channel = ?",
+            (platform, channel),
+        ).fetchone()
+        return _channel(row) if row else None
+
+    def channels(self, platform: str | None = None) -> list[ChannelRow]:
+        """Every channel seen (of one platform), by platform and id."""
+        cur = self.db.execute(
+            "SELECT platform, channel, name, private, learn, history FROM chat_channels "
+            "WHERE ?1 IS NULL OR platform = ?1 ORDER BY platform, channel",
+            (platform,),
+        )
+        return [_channel(row) for row in cur]
+
+    def see_channels(
+        self, platform: str, channels: Iterable[tuple[str, str | None, bool | None]]
+    ) -> None:
+        """Record (id, name, private) channels: new ones are added, a known one takes a
+        name or privacy given (None: keep what is stored). Never touches an admin's
+        switch or a history cursor."""
+        self.db.conn.executemany(
+            "INSERT INTO chat_channels(platform, channel, name, private) "
+            "VALUES (?, ?, ?, coalesce(?, 0)) ON CONFLICT(platform, channel) DO UPDATE SET "
+            "name = coalesce(excluded.name, chat_channels.name), "
+            "private = CASE WHEN ?4 IS NULL THEN chat_channels.private ELSE ?4 END",
+            [
+                (platform, cid, name, None if private is None else int(private))
+                for cid, name, private in channels
+            ],
+        )
+
+    def set_learning(self, platform: str, channel: str, learn: bool | None) -> None:
+        """An admin's switch for one channel (None: back to the default)."""
+        with self.store.transaction():
+            self.see_channels(platform, [(channel, None, None)])
+            self.db.execute(
+                "UPDATE chat_channels SET learn = ? WHERE platform = ? AND channel = ?",
+                (None if learn is None else int(learn), platform, channel),
+            )
+
+    def set_history(self, platform: str, channel: str, history: dict[str, Any]) -> None:
+        """Where a history backfill of the channel has got to."""
+        with self.store.transaction():
+            self.see_channels(platform, [(channel, None, None)])
+            self.db.execute(
+                "UPDATE chat_channels SET history = ? WHERE platform = ? AND channel = ?",
+                (json.dumps(history, sort_keys=True), platform, channel),
+            )
+
+    def learned_by_channel(self, platform: str | None = None) -> list[tuple[str, str, int, int]]:
+        """(platform, channel, messages, authors) for every channel with stored messages."""
+        cur = self.db.execute(
+            "SELECT platform, channel, count(*), count(DISTINCT author) FROM chat_messages "
+            "WHERE ?1 IS NULL OR platform = ?1 GROUP BY platform, channel "
+            "ORDER BY platform, channel",
+            (platform,),
+        )
+        return [(p, c, int(n), int(a)) for p, c, n, a in cur]
+
+    def drop_channel(self, platform: str, channel: str) -> list[tuple[str | None, str]]:
+        """Forget every stored message of a channel (learning was switched off); returns
+        the (thread, day) of each, so the caller can remove their items. Call inside a
+        transaction."""
+        rows = self.db.execute(
+            "DELETE FROM chat_messages WHERE platform = ? AND channel = ? RETURNING thread, day",
+            (platform, channel),
+        ).fetchall()
+        return [(thread, day) for thread, day in rows]
+
+
+def _channel(row: tuple[Any, ...]) -> ChannelRow:
+    platform, channel, name, private, learn, history = row
+    return ChannelRow(
+        platform,
+        channel,
+        name,
+        bool(private),
+        None if learn is None else bool(learn),
+        json.loads(history) if history else {},
+    )
+
+
+__all__ = ["ChannelRow", "ChatStore", "StoredMessage"]
