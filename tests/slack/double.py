@@ -454,6 +454,24 @@ class SlackDouble:
             "response_metadata": meta,
         }
 
+    def _m_conversations_info(self, args: dict) -> dict:
+        conv = self.channels.get(str(args.get("channel")))
+        # A private channel the bot is not in does not exist for it; a public one does.
+        if conv is None or (conv.is_private and BOT_USER not in conv.members):
+            raise SlackApiDoubleError("channel_not_found")
+        return {
+            "channel": {
+                "id": conv.id,
+                "name": conv.name,
+                "is_channel": not conv.is_private and not conv.is_im,
+                "is_group": conv.is_private,
+                "is_im": conv.is_im,
+                "is_private": conv.is_private,
+                "is_member": BOT_USER in conv.members,
+                "is_archived": False,
+            }
+        }
+
     def _m_conversations_members(self, args: dict) -> dict:
         conv = self.channels.get(str(args.get("channel")))
         if conv is None or (conv.is_private and BOT_USER not in conv.members):
