@@ -136,6 +136,18 @@ def _join(parts: list[str]) -> str:
     return text
 
 
+def thread_ties(authors: set[str], root: str | None) -> list[tuple[str, str, str]]:
+    """The (a, b, kind) ties one thread makes: everyone who wrote there but its root's
+    author helped the root's author; everyone there (root's author included) interacted
+    with everyone else, in threads of up to MAX_THREAD_PEOPLE people. Person ids."""
+    ties = [(pid, root, "helped") for pid in sorted(authors) if root is not None and pid != root]
+    everyone = sorted(authors | ({root} if root is not None else set()))
+    if 2 <= len(everyone) <= MAX_THREAD_PEOPLE:
+        for i, a in enumerate(everyone):
+            ties += [(a, b, "interacted") for b in everyone[i + 1 :]]
+    return ties
+
+
 def build_items(
     messages: list[ChatMessage],
     channels: list[tuple[str, str]],
@@ -143,11 +155,13 @@ def build_items(
     cleaner: Cleaner,
     link: LinkMaker,
     source: str = "slack",
+    credits: list[tuple[str, str, str, str, str]] | None = None,
 ) -> tuple[list[KnowledgeItem], list[Contact], int]:
     """Items and ties from the human messages of people we know (`people`: person id by
     platform user id); and how many messages were left out because their author is not a
     person (a bot, deactivated, unknown). `channels` are (id, name), as the messages'
-    `channel` indexes them. Sorts `messages` in place."""
+    `channel` indexes them. Sorts `messages` in place. With `credits`, each thread's ties
+    are appended to it as (channel id, thread ts, a, b, kind): see `thread_ties`."""
     messages.sort(key=lambda m: (m.channel, m.ts))
     threads: dict[tuple[int, str], list[ChatMessage]] = defaultdict(list)
     lone: list[ChatMessage] = []
@@ -202,17 +216,10 @@ def build_items(
                     created_at=_iso(first.ts),
                 )
             )
-        if root_pid is not None:
-            for pid in authors:
-                if pid != root_pid:
-                    helped[(pid, root_pid)] += 1
-        if root_pid is not None:
-            authors.add(root_pid)
-        if 2 <= len(authors) <= MAX_THREAD_PEOPLE:
-            ordered = sorted(authors)
-            for i, a in enumerate(ordered):
-                for b in ordered[i + 1 :]:
-                    interacted[(a, b)] += 1
+        for a, b, kind in thread_ties(authors, root_pid):
+            (helped if kind == "helped" else interacted)[(a, b)] += 1
+            if credits is not None:
+                credits.append((cid, thread, a, b, kind))
 
     days: dict[tuple[int, str, str], list[ChatMessage]] = defaultdict(list)
     for m in lone:

@@ -68,7 +68,11 @@ class ChatStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.db
+
+    @property
+    def db(self):
+        """The calling thread's connection (the Store keeps one per thread)."""
+        return self.store.db
 
     # ------------------------------------------------------------------ messages
 
@@ -176,6 +180,32 @@ class ChatStore:
             )
             out[(channel, thread)] = {row[0] for row in cur}
         return out
+
+    def credit(
+        self, platform: str, channel: str, thread: str, ties: Iterable[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """Record a thread's (a, b, kind) ties; returns those not recorded before, which
+        the caller adds to the contacts (each thread counts once per tie). Call inside a
+        transaction."""
+        new = []
+        for a, b, kind in ties:
+            row = self.db.execute(
+                "INSERT OR IGNORE INTO chat_ties(platform, channel, thread, a, b, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING 1",
+                (platform, channel, thread, a, b, kind),
+            ).fetchone()
+            if row is not None:
+                new.append((a, b, kind))
+        return new
+
+    def credit_many(self, platform: str, ties: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Record (channel, thread, a, b, kind) ties in bulk (an import, which sets the
+        contacts' weights itself). Call inside a transaction."""
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO chat_ties(platform, channel, thread, a, b, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(platform, *tie) for tie in ties],
+        )
 
     def count(self, platform: str | None = None) -> int:
         """How many messages are stored (of one platform)."""

@@ -610,6 +610,16 @@ CREATE TABLE IF NOT EXISTS chat_channels (
     PRIMARY KEY (platform, channel)
 );
 
+CREATE TABLE IF NOT EXISTS chat_ties (  -- each thread's ties, counted into contacts once
+    platform TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    thread TEXT NOT NULL,
+    a TEXT NOT NULL,                    -- person ids, as in contacts
+    b TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- helped | interacted
+    PRIMARY KEY (platform, channel, thread, a, b, kind)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS knowledge_deletions (
     item_id TEXT NOT NULL,
     seq INTEGER NOT NULL                -- the store's change number of the deletion

@@ -6,8 +6,11 @@ history backfill) hand it `Said` messages in the platform's own ids.
 Each message is stored (`data.chat_store`), then the items of the threads and channel days
 it touches are rebuilt from every stored message there by the same rules as an export
 import (`data.chat_items`), and items a rebuild no longer makes are deleted: the result
-is the same whatever order and way the messages came in. Ties are counted once per person
-per thread, when their first message there is stored, so a replayed event adds nothing.
+is the same whatever order and way the messages came in. A thread's ties (the export's
+rule, `data.chat_items.thread_ties`) are counted into the contacts once each, when they
+first hold (`chat_ties` remembers), so a replayed event adds nothing. One difference from
+an export remains: a thread that grows past MAX_THREAD_PEOPLE keeps the "interacted" ties
+it made while it was smaller.
 
 Privacy: a channel is learned from only if `ChannelRow.learning` (public channels by
 default; an admin can switch any channel off). Private channels are never learned from
@@ -24,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from data.chat_items import (
-    MAX_THREAD_PEOPLE,
     MAX_TIE_WEIGHT,
     Cleaner,
     LinkMaker,
@@ -32,6 +34,7 @@ from data.chat_items import (
     day_of,
     day_prefix,
     thread_prefix,
+    thread_ties,
 )
 from data.chat_store import ChannelRow, ChatStore, StoredMessage
 from data.models import KnowledgeItem
@@ -148,13 +151,14 @@ class ChatLearner:
                 return done
             accounts = self.store.accounts(self.platform, {m.author for m in keep})
             stored = [_stored(m, accounts) for m in keep]
-            ties = self._new_ties(keep, accounts)
             self.chat.put(self.platform, stored)
             done.messages = len(stored)
             keys: set[Key] = set()
             for m in keep:
                 keys |= self._keys_of(m.channel, m.ts)
             self._rebuild(keys, done)
+            threads = {(channel, what) for kind, channel, what in keys if kind == "thread"}
+            ties = self._credit(threads, accounts)
             for a, b, kind, at in ties:
                 self.store.strengthen_contact(a, b, kind, 1.0, at, cap=MAX_TIE_WEIGHT)
             done.ties = len(ties)
@@ -191,41 +195,33 @@ class ChatLearner:
             keys.add(("day", channel, root.day))
         return keys
 
-    def _new_ties(
-        self, messages: list[Said], accounts: Mapping[str, tuple[str, str, bool]]
+    def _credit(
+        self, threads: set[tuple[str, str]], accounts: dict[str, tuple[str, str, bool]]
     ) -> list[tuple[str, str, str, str]]:
-        """(a, b, kind, at) ties the messages add: a person's first message in a thread
-        helped the root's author (if it is a reply in someone else's thread) and
-        interacted with everyone already there (threads of up to MAX_THREAD_PEOPLE)."""
-        threads = {(m.channel, m.thread) for m in messages if m.thread is not None}
-        present = self.chat.authors_in(self.platform, threads)  # type: ignore[arg-type]
-        roots = {
-            key: (root.author if (root := self.chat.get(self.platform, *key)) else None)
-            for key in present
-        }
+        """(a, b, kind, at) ties of these threads, as they stand now, that were never
+        counted before (`thread_ties`: the export's rule). Counting each thread's tie once,
+        when it first holds, makes the result the same in any order of arrival."""
         out: list[tuple[str, str, str, str]] = []
-        for m in messages:
-            if m.thread is None:
+        for channel, thread in sorted(threads):
+            messages = self.chat.thread(self.platform, channel, thread)
+            if not messages:
                 continue
-            key = (m.channel, m.thread)
-            people = present[key]
-            if m.thread == m.ts:
-                roots[key] = m.author
-            if m.author in people:
-                continue
-            when = _iso(m.at)
-            me = accounts.get(m.author)
-            root = roots.get(key) or m.parent_author
-            if me is not None and not me[2]:
-                owner = accounts.get(root) if root else None
-                if m.thread != m.ts and owner is not None and root != m.author and not owner[2]:
-                    out.append((me[0], owner[0], "helped", when))
-                if len(people) < MAX_THREAD_PEOPLE:
-                    for other in sorted(people):
-                        them = accounts.get(other) or self._account(other)
-                        if them is not None and not them[2] and them[0] != me[0]:
-                            out.append((me[0], them[0], "interacted", when))
-            people.add(m.author)
+            root = next((m for m in messages if m.ts == thread), None)
+            root_user = (
+                root.author
+                if root
+                else next((m.parent_author for m in messages if m.parent_author), None)
+            )
+            users = {m.author for m in messages} | ({root_user} if root_user else set())
+            missing = users - accounts.keys()
+            if missing:
+                accounts.update(self.store.accounts(self.platform, missing))
+            person = {u: a[0] for u, a in accounts.items() if u in users and not a[2]}
+            authors = {person[m.author] for m in messages if m.author in person}
+            ties = thread_ties(authors, person.get(root_user) if root_user else None)
+            when = _iso(max(m.at for m in messages))
+            for a, b, kind in self.chat.credit(self.platform, channel, thread, ties):
+                out.append((a, b, kind, when))
         return out
 
     def _account(self, user: str) -> tuple[str, str, bool] | None:

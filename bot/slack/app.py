@@ -80,7 +80,13 @@ class SlackBot:
         self.jobs = Jobs(workers)
         identity = self.client.auth_test()  # checks the token; tells the bot's own user id
         self.services = Services(
-            runtime, settings, self.client, self.jobs, bot_user_id=identity.get("user_id")
+            runtime,
+            settings,
+            self.client,
+            self.jobs,
+            bot_user_id=identity.get("user_id"),
+            workspace_url=identity.get("url"),
+            team_id=identity.get("team_id"),
         )
         self.app = App(
             name="whoknows",

@@ -19,10 +19,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.learning.chat import ChatLearner
 from bot.lifecycle.flow import FlowError, Outcome
 from bot.runtime import Runtime
 from bot.settings import SlackSettings
+from bot.slack import ids
 from bot.slack.jobs import Jobs
+from data.chat_items import slack_links
 from data.models import Person
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,8 @@ class Services:
         client: WebClient,
         jobs: Jobs,
         bot_user_id: str | None = None,
+        workspace_url: str | None = None,
+        team_id: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.flow = runtime.flow
@@ -88,6 +93,9 @@ class Services:
         self.jobs = jobs
         self.bot_user_id = bot_user_id
         self.recent = RecentIds()
+        # What people write in channels becomes knowledge (bot.learning.chat).
+        links = slack_links(_base(workspace_url), team_id)
+        self.learner = ChatLearner(runtime.store, ids.PLATFORM, links)
         # Modals open inside the listener, before the ack goes back: this client never
         # waits out a 429 or a slow Slack (a trigger id is dead after 3 s anyway).
         self.modal_client = WebClient(
@@ -200,3 +208,10 @@ def services(context: Any) -> Services:
 def _problem_text(problem: Exception) -> str:
     text = str(problem.args[0]) if problem.args else str(problem)
     return text.strip("'\"") or SOMETHING_WRONG
+
+
+def _base(workspace_url: str | None) -> str | None:
+    """ "https://acme.slack.com" from auth.test's url ("https://acme.slack.com/")."""
+    if not workspace_url or not workspace_url.startswith("https://"):
+        return None
+    return workspace_url.rstrip("/")

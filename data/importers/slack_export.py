@@ -540,7 +540,11 @@ def import_slack_export(
         result.messages = len(messages)
         link = slack_links(base, team)
         learned = {sid: pid for sid, pid in people.items() if sid not in opted_out}
-        items, ties, left_out = build_items(messages, channels, learned, cleaner, link)
+        credits: list[tuple[str, str, str, str, str]] = []  # so live learning counts no tie twice
+        items, ties, left_out = build_items(
+            messages, channels, learned, cleaner, link, credits=credits
+        )
+        ChatStore(store).credit_many(PLATFORM, credits)
         result.skipped = system + left_out
         result.messages -= left_out
         result.items = store.upsert_knowledge(items)

@@ -9,6 +9,9 @@ The asker's own changes to the message that asked a question count too:
 Only the message's author counts (`previous_message.user` / `message.user`); changes to
 other messages (thread replies, the bot's own posts, unfurls) change nothing.
 
+Every human message in a channel (new, edited, deleted) also teaches who knows what
+(`learning`).
+
 Events are acknowledged as soon as this returns; the work runs in the job queue.
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 from bot.lifecycle.flow import FlowError
 from bot.lifecycle.states import QuestionState
 from bot.slack import blocks, ids
+from bot.slack.listeners.events.learning import queue_learning
 from bot.slack.services import ReplyTo, Services, services
 from bot.slack.text import looks_like_question, mentions, plain, without_mention
 from data.lifecycle_store import QuestionRow
@@ -40,6 +44,10 @@ MESSAGE_ORIGINS = ("channel", "dm", "mention")
 def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
     """Sort a message event and queue what it asks for."""
     svc = services(context)
+    event_id = body.get("event_id")
+    if not svc.recent.first_sight(event_id):
+        return  # Slack retried an event this process already queued
+    queue_learning(svc, event)  # every channel message teaches who knows what
     user = event.get("user")
     if event.get("subtype") in (CHANGED, DELETED):
         on_change(svc, event, body)
@@ -48,9 +56,6 @@ def on_message(event: dict[str, Any], body: dict[str, Any], context: Any) -> Non
         return
     if not user or user == svc.bot_user_id:
         return
-    event_id = body.get("event_id")
-    if not svc.recent.first_sight(event_id):
-        return  # Slack retried an event this process already queued
     core_id = f"slack:{event_id}" if event_id else None
     ts, thread_ts = event.get("ts"), event.get("thread_ts")
     in_thread = bool(thread_ts) and thread_ts != ts
@@ -142,8 +147,6 @@ def on_change(svc: Services, event: dict[str, Any], body: dict[str, Any]) -> Non
     if not channel or not ts or not user or user == svc.bot_user_id or author.get("bot_id"):
         return
     event_id = body.get("event_id")
-    if not svc.recent.first_sight(event_id):
-        return
     core_id = f"slack:{event_id}" if event_id else None
     if change == "deleted":
         svc.jobs.submit("question deleted", question_deleted, svc, channel, ts, user, core_id)
