@@ -56,6 +56,8 @@ def render(intent: Intent) -> str:
             ]
             for m in intent.matches:
                 lines.append(f"  • “{m['question']}” — {m['answerer']}: “{m['answer']}”")
+                if m.get("url"):  # a chat thread
+                    lines.append(f"    {m['url']}")
             lines.append(f"  → helped {intent.question_id} · nothelped {intent.question_id}")
             return "\n".join(lines)
         case StatusUpdate():

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.lifecycle.chat_answers import chat_thread_matches
 from bot.lifecycle.clock import Clock
 from bot.lifecycle.intents import (
     AnswerConfirmed,
@@ -763,7 +764,8 @@ class Flow:
         return [self._name(p) for p in reversed(chain)]
 
     def _similar_answers(self, q: QuestionRow) -> list[dict[str, Any]]:
-        """Earlier vouched-for answers whose question is close to this one."""
+        """Earlier vouched-for answers whose question is close to this one, then answered
+        chat threads whose question is (`chat_answers`)."""
         prepared = self.prepared.vector(q.text, q.asker_id)
         if prepared is None:
             self.router.sync()
@@ -771,9 +773,12 @@ class Flow:
             return []
         qvec = prepared if prepared is not None else self.router.encoder.encode_one(q.text)
         rows, sims = self.router.vectors.top(np.asarray(qvec), 20)
+        hits = [
+            (self.router.vectors.item_ids[int(row)], float(sim))
+            for row, sim in zip(rows, sims, strict=True)
+        ]
         matches = []
-        for row, sim in zip(rows, sims, strict=True):
-            item_id = self.router.vectors.item_ids[int(row)]
+        for item_id, sim in hits:
             answer_id = answer_id_of(item_id)
             if sim < self.limits.similar_threshold or answer_id is None:
                 continue
@@ -789,6 +794,11 @@ class Flow:
                     "answerer": self._name(answer.person_id),
                     "score": round(float(sim), 3),
                 }
+            )
+        if len(matches) < 3:  # then threads in public channels that look answered
+            threshold = self.limits.similar_threshold
+            matches += chat_thread_matches(
+                self.router, np.asarray(qvec), q.asker_id, threshold, hits, self._name
             )
         return matches[:3]
 

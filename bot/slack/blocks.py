@@ -204,9 +204,14 @@ def similar_found(intent: SimilarFound, asker_slack_id: str | None = None) -> Me
         )
     ]
     for match in intent.matches[:3]:
+        question = f"*{escape(clip(str(match.get('question', '')), 300))}*"
+        url = match.get("url")
+        if isinstance(url, str) and url.startswith("https://"):  # a chat thread: link it
+            where = "Teams" if match.get("source") == "teams" else "Slack"
+            question = f"<{url}|{question}> (a thread in {where})"
         blocks.append(
             section(
-                f"*{escape(clip(str(match.get('question', '')), 300))}*\n"
+                f"{question}\n"
                 f"{escape(str(match.get('answerer', '')))}: "
                 f"{escape(clip(str(match.get('answer', '')), 1500))}"
             )

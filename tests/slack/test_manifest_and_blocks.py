@@ -27,6 +27,7 @@ METHOD_SCOPES = {
     # In-doubt deliveries are looked up by their metadata in DMs and channel threads.
     "conversations.history": {"im:history", "metadata.message:read"},
     "conversations.replies": {"channels:history", "groups:history", "im:history"},
+    "conversations.info": {"channels:read", "groups:read"},  # a learned channel's name
     "conversations.members": {"channels:read", "groups:read"},
     "users.conversations": {"channels:read", "groups:read"},
     "users.list": {"users:read", "users:read.email"},  # emails match people to the directory
