@@ -1,4 +1,5 @@
-"""Admin commands: `whoknows backup`, `whoknows restore`, `whoknows outbox dead|retry`.
+"""Admin commands: `whoknows backup`, `whoknows restore`, `whoknows outbox dead|retry`,
+and `whoknows chat channels|learn` (bot/cli_chat.py).
 
 Registered on the main app by `register(app)` (bot/cli.py). The helpers of bot/cli.py are
 imported when a command runs, not at import time, since bot/cli.py imports this module.
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from bot.cli_chat import chat_app
 from data.backup import DatabaseInUse, describe, online_backup, restore
 from data.lifecycle_store import LifecycleStore, OutboxRow, to_iso
 from data.migrations import MIGRATIONS, SchemaError
@@ -32,6 +34,7 @@ def register(app: typer.Typer) -> None:
     app.command("backup")(backup_cmd)
     app.command("restore")(restore_cmd)
     app.add_typer(outbox_app, name="outbox")
+    app.add_typer(chat_app, name="chat")
 
 
 # ------------------------------------------------------------------------ backups

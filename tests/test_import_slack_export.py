@@ -459,3 +459,35 @@ def test_the_racket_2017_export_imports_plausibly(store):
     assert contact_kinds == {"helped", "interacted"}
     again = import_slack_export(store, RACKET / "2017")  # the folder: the same export
     assert again.items.inserted == again.items.updated == 0
+
+
+# ------------------------------------------------------------- the admin's switch
+
+
+def test_an_admin_sees_what_each_channel_taught_and_can_switch_one_off(tmp_path, export):
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    db = tmp_path / "w.db"
+    run = CliRunner().invoke
+    env = {"COLUMNS": "200"}
+    assert run(app, ["import", "slack-export", str(export), "--db", str(db)]).exit_code == 0
+    listed = run(app, ["chat", "channels", "--db", str(db)], env=env)
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.stdout.splitlines() if "C0GENERAL" in line]
+    assert "general" in row and "public" in row and "on (default)" in row
+
+    off = run(app, ["chat", "learn", "C0GENERAL", "off", "--db", str(db)], env=env)
+    assert off.exit_code == 0, off.output
+    assert "learning off" in off.stdout
+    store = Store(db)
+    assert [i for i in store.knowledge() if i.source == "slack"] == []
+    store.close()
+    # A later import of the same export leaves the switched-off channel out.
+    assert run(app, ["import", "slack-export", str(export), "--db", str(db)]).exit_code == 0
+    store = Store(db)
+    assert [i for i in store.knowledge() if i.source == "slack"] == []
+    store.close()
+    bad = run(app, ["chat", "learn", "C0GENERAL", "maybe", "--db", str(db)], env=env)
+    assert bad.exit_code == 2

@@ -111,7 +111,7 @@ class ChatLearner:
     def learning(self, channel: str) -> bool:
         """Whether messages of `channel` are learned from (never, for a channel not seen)."""
         row = self.chat.channel(self.platform, channel)
-        return row is not None and _learns(row)
+        return row is not None and learns_from(row)
 
     def switch(self, channel: str, learn: bool | None) -> Learned:
         """An admin's switch: learning on or off for one channel, or None for the default.
@@ -126,7 +126,7 @@ class ChatLearner:
         with self.store.transaction():
             self.chat.set_learning(self.platform, channel, learn)
             row = self.chat.channel(self.platform, channel)
-            if row is not None and not _learns(row):
+            if row is not None and not learns_from(row):
                 keys: set[Key] = set()
                 for thread, day in self.chat.drop_channel(self.platform, channel):
                     keys.add(("thread", channel, thread) if thread else ("day", channel, day))
@@ -268,8 +268,9 @@ class ChatLearner:
         return items
 
 
-def _learns(row: ChannelRow) -> bool:
-    # Private channels: never yet (see the module's docstring), whatever the switch says.
+def learns_from(row: ChannelRow) -> bool:
+    """Whether a channel's messages are learned: its switch, and never a private channel
+    yet (see the module's docstring)."""
     return row.learning and not row.private
 
 
