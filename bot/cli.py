@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from bot.db_file import DatabaseFileError, check_db_file, open_store
 from bot.settings import Settings, get_settings, settings_problems
 from data.importers.errors import ImportFailed
 from data.store import Store
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from slack_sdk import WebClient
 
 app = typer.Typer(
     help="whoknows: find who in your company can answer a question.",
@@ -142,7 +154,10 @@ def import_directory_cmd(
 def import_slack_cmd(
     channel: Annotated[
         list[str] | None,
-        typer.Option(help="Channel id for ties (repeatable; default: the bot's channels)."),
+        typer.Option(
+            help="Channel id (repeatable; default: the bot's channels): for ties and, with "
+            "--history, the channels whose messages are imported."
+        ),
     ] = None,
     channels: Annotated[
         bool, typer.Option(help="Also tie people who share channels (conversations.members).")
@@ -150,23 +165,47 @@ def import_slack_cmd(
     max_members: Annotated[
         int, typer.Option(help="Channels with more people than this give no ties.")
     ] = 100,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Also learn from the message history of the bot's public channels "
+            "(resumable: run it again to go on, or to fetch what is new).",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="With --history: only messages from this day on (YYYY-MM-DD, UTC)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import the Slack workspace: people (users.list, custom profile fields) and ties
-    between people who share channels. Needs WHOKNOWS_SLACK__BOT_TOKEN."""
+    between people who share channels; with --history, who knows what from the channels'
+    messages (run `whoknows index` after). Needs WHOKNOWS_SLACK__BOT_TOKEN."""
+    from datetime import date
+
     from slack_sdk.errors import SlackApiError
 
     from bot.slack.app import make_client
     from bot.slack.directory_sync import sync_directory
 
+    day = None
+    if since is not None:
+        if not history:
+            raise _fail("--since goes with --history.", 2)
+        try:
+            day = date.fromisoformat(since)
+        except ValueError:
+            raise _fail(f"--since: not a day (YYYY-MM-DD): {since!r}", 2) from None
     settings = _settings(db)
     if not settings.slack.bot_token:
         raise _fail("Set WHOKNOWS_SLACK__BOT_TOKEN (in .env or the environment); see README.")
     store = _open_store(settings.db_path, create=True)
+    client = make_client(settings.slack)
     try:
         report = sync_directory(
             store,
-            make_client(settings.slack),
+            client,
             channels=channel or None,
             max_members=max_members,
             with_channels=channels,
@@ -178,6 +217,37 @@ def import_slack_cmd(
         raise _fail(f"Nothing was imported: Slack said {error.response.get('error')!r}") from None
     for line in report.lines():
         out.print(line, markup=False, highlight=False)
+    if history:
+        _import_slack_history(store, client, day, channel or None)
+
+
+def _import_slack_history(
+    store: Store, client: WebClient, day: date | None, channels: list[str] | None
+) -> None:
+    """`import slack --history`: backfill the channels' messages, a progress bar each."""
+    from bot.slack.history import RESUMES, Step, backfill_history
+
+    with progress_bar() as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def show(step: Step) -> None:
+            if step.channel not in tasks:
+                tasks[step.channel] = bar.add_task(f"#{step.name} messages", total=None)
+            total = step.messages if step.done else None
+            bar.update(tasks[step.channel], completed=step.messages, total=total)
+
+        try:
+            result = backfill_history(client, store, since=day, channels=channels, progress=show)
+        except KeyboardInterrupt:
+            err.print(f"interrupted: {RESUMES}", markup=False, highlight=False)
+            raise typer.Exit(130) from None
+    out.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+    if result.learned.items.inserted or result.learned.items.updated:
+        out.print("run `whoknows index` to embed the new knowledge", markup=False)
+    for line in result.problems():
+        err.print(line, style="red", markup=False, highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @import_app.command("contacts")

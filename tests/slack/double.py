@@ -52,6 +52,7 @@ class Fault:
     error: str | None = None
     retry_after: int | None = None
     times: int = 1
+    drop: bool = False  # close the connection without an answer (a network failure)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Channel:
     user: str | None = None  # the other side of a DM
     members: list[str] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    archived: bool = False
 
 
 class SlackApiDoubleError(Exception):
@@ -81,6 +83,9 @@ class SlackDouble:
 
     def __init__(self, page_size: int = 2) -> None:
         self.calls: list[Call] = []
+        # (method, channel, ts of each message returned) of every conversations.history
+        # and conversations.replies answer: what a reader fetched, and how often.
+        self.served: list[tuple[str, str, list[str]]] = []
         self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_urls
         self.users: dict[str, dict[str, Any]] = {}
         self.profile_fields: list[dict[str, Any]] = []
@@ -167,11 +172,18 @@ class SlackDouble:
         return member
 
     def add_channel(
-        self, channel_id: str, name: str, members: list[str], private: bool = False
+        self,
+        channel_id: str,
+        name: str,
+        members: list[str],
+        private: bool = False,
+        archived: bool = False,
     ) -> Channel:
         """A channel with these members (add BOT_USER to let the bot post there)."""
         with self._lock:
-            channel = Channel(channel_id, name, is_private=private, members=list(members))
+            channel = Channel(
+                channel_id, name, is_private=private, members=list(members), archived=archived
+            )
             self.channels[channel_id] = channel
             return channel
 
@@ -188,6 +200,38 @@ class SlackDouble:
             conv.messages.append(message)
             return {**message, "channel": conv.id}
 
+    def add_message(
+        self,
+        channel: str,
+        user: str | None,
+        text: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """A message already in a channel's history, at `ts` (default: now), kept in time
+        order: a person's (`user`), a bot's (`bot_id=...`) or the system's (`subtype=...`,
+        e.g. "channel_join"). A reply gets `parent_user_id` and its root `reply_count`, as
+        Slack stores them; `subtype="thread_broadcast"` also shows it in the channel."""
+        with self._lock:
+            conv = self.channels[channel]
+            message: dict[str, Any] = {"type": "message", "text": text, "ts": ts or self._next_ts()}
+            if user is not None:
+                message["user"] = user
+            message.update(fields)
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+                parent = next((m for m in conv.messages if m["ts"] == thread_ts), None)
+                if parent is not None and parent.get("user"):
+                    message["parent_user_id"] = parent["user"]
+                self._mark_parent(conv, thread_ts)
+            at = float(message["ts"])
+            where = next(
+                (i for i, m in enumerate(conv.messages) if float(m["ts"]) > at), len(conv.messages)
+            )
+            conv.messages.insert(where, message)
+            return {**message, "channel": conv.id}
+
     def im_channel(self, user: str) -> str:
         """The id of the bot's DM with `user` (opened if needed)."""
         with self._lock:
@@ -199,6 +243,12 @@ class SlackDouble:
         """The next `times` calls of `method` answer `{"ok": false, "error": error}`."""
         with self._lock:
             self.faults.setdefault(method, []).append(Fault(error=error, times=times))
+
+    def drop(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` get no answer: the connection is closed, as
+        when the network fails (the call is not done)."""
+        with self._lock:
+            self.faults.setdefault(method, []).append(Fault(drop=True, times=times))
 
     def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next `times` calls of `method` answer HTTP 429 with Retry-After."""
@@ -337,6 +387,8 @@ class SlackDouble:
             self.calls.append(Call(method, args, token, time.time()))
             self._changed.notify_all()
             fault = self._take_fault(method)
+            if fault and fault.drop:
+                return 0, {"_drop": True}
             if fault and fault.retry_after is not None:
                 return 429, {"ok": False, "error": "ratelimited", "_retry_after": fault.retry_after}
             if fault:
@@ -430,12 +482,25 @@ class SlackDouble:
 
     def _m_conversations_history(self, args: dict) -> dict:
         conv = self._conversation(args.get("channel"))
-        top = [m for m in conv.messages if m.get("thread_ts", m["ts"]) == m["ts"]]
-        newest_first = list(reversed(top))
-        page, meta = _page(newest_first, args, self.page_size)
+        # The channel's own messages, and replies also sent to the channel.
+        top = [
+            m
+            for m in conv.messages
+            if m.get("thread_ts", m["ts"]) == m["ts"] or m.get("subtype") == "thread_broadcast"
+        ]
+        top = [m for m in top if _in_range(m["ts"], args)]
+        newest_first = sorted(top, key=lambda m: float(m["ts"]), reverse=True)
+        if args.get("oldest") and not args.get("latest"):
+            # Slack: "If oldest is provided but not latest then the messages returned are
+            # those closest to oldest, allowing you to page forward through history."
+            page, meta = _page(newest_first[::-1], args, self.page_size)
+            page = page[::-1]  # each page still newest first
+        else:
+            page, meta = _page(newest_first, args, self.page_size)
         keep = _truthy(args.get("include_all_metadata"))
+        self.served.append(("conversations.history", conv.id, [m["ts"] for m in page]))
         return {
-            "messages": [_public(m, keep) for m in page],
+            "messages": [_with_replies(conv, _public(m, keep)) for m in page],
             "has_more": bool(meta["next_cursor"]),
             "response_metadata": meta,
         }
@@ -448,6 +513,7 @@ class SlackDouble:
             raise SlackApiDoubleError("thread_not_found")
         page, meta = _page(thread, args, self.page_size)
         keep = _truthy(args.get("include_all_metadata"))
+        self.served.append(("conversations.replies", conv.id, [m["ts"] for m in page]))
         return {
             "messages": [_public(m, keep) for m in page],
             "has_more": bool(meta["next_cursor"]),
@@ -468,7 +534,7 @@ class SlackDouble:
                 "is_im": conv.is_im,
                 "is_private": conv.is_private,
                 "is_member": BOT_USER in conv.members,
-                "is_archived": False,
+                "is_archived": conv.archived,
             }
         }
 
@@ -487,11 +553,18 @@ class SlackDouble:
             if not c.is_im
             and BOT_USER in c.members
             and ("private_channel" if c.is_private else "public_channel") in types
+            and not (c.archived and _truthy(args.get("exclude_archived")))
         ]
         page, meta = _page(mine, args, self.page_size)
         return {
             "channels": [
-                {"id": c.id, "name": c.name, "is_channel": True, "is_private": c.is_private}
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "is_channel": True,
+                    "is_private": c.is_private,
+                    "is_archived": c.archived,
+                }
                 for c in page
             ],
             "response_metadata": meta,
@@ -565,6 +638,9 @@ class SlackDouble:
                 token = auth[7:] if auth.startswith("Bearer ") else args.pop("token", None)
                 args.pop("token", None)
                 status, body = double._handle(method, args, token)
+                if body.pop("_drop", False):
+                    self.close_connection = True  # no answer at all
+                    return None
                 retry = body.pop("_retry_after", None)
                 headers = {"Retry-After": str(retry)} if retry is not None else {}
                 self._send(status, json.dumps(body).encode(), "application/json", headers)
@@ -605,6 +681,35 @@ def _parse_json(value: Any) -> Any:
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
+
+
+def _in_range(ts: str, args: dict[str, Any]) -> bool:
+    """conversations.history's time range: after `oldest`, before `latest` (default now),
+    each end included only with `inclusive`."""
+    at, inclusive = float(ts), _truthy(args.get("inclusive"))
+    low = float(args["oldest"]) if args.get("oldest") not in (None, "") else None
+    high = float(args["latest"]) if args.get("latest") not in (None, "") else None
+    after = low is None or at > low or (inclusive and at == low)
+    before = high is None or at < high or (inclusive and at == high)
+    return after and before
+
+
+def _with_replies(conv: Channel, message: dict[str, Any]) -> dict[str, Any]:
+    """A thread's root as conversations.history shows it: who replied and when last."""
+    if not message.get("reply_count"):
+        return message
+    replies = [
+        m for m in conv.messages if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]
+    ]
+    users = list(dict.fromkeys(m["user"] for m in replies if m.get("user")))
+    if replies:
+        message = {
+            **message,
+            "reply_users": users,
+            "reply_users_count": len(users),
+            "latest_reply": replies[-1]["ts"],
+        }
+    return message
 
 
 def _public(message: dict[str, Any], keep_metadata: bool = False) -> dict[str, Any]:
