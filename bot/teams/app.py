@@ -24,15 +24,18 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 
+from bot.learning.chat import ChatLearner
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.teams import handlers, inbound
 from bot.teams.auth import AuthError, TeamsConnections, bearer_token, check_activity, validator_for
 from bot.teams.cards import dialog_message, message_response
 from bot.teams.conversations import Conversations
-from bot.teams.handlers.common import invoke_reply, reply
+from bot.teams.handlers.channels import teams_links
+from bot.teams.handlers.common import conversation_type, invoke_reply, mentions_bot, reply
+from bot.teams.handlers.services import Services
 from bot.teams.inbound import BadActivity
-from bot.teams.people import People
+from bot.teams.people import PERSONAL, PLATFORM, People
 from bot.teams.retry import RetryingClientFactory
 from data.intake_store import IntakeBusy
 
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TEAMS = "teams"  # the platform's name in the intake table
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+# Activities that change an earlier message (and carry its id).
+CHANGES = frozenset({ActivityTypes.message_update, ActivityTypes.message_delete})
 
 
 class TeamsBot:
@@ -70,8 +75,10 @@ class TeamsBot:
         self.validator = validator_for(self.teams) if self.teams.auth_enabled else None
         self.conversations = Conversations(self.adapter, self.teams.app_id)
         self.people = People(runtime.accounts)
+        learner = ChatLearner(runtime.store, PLATFORM, teams_links(self.teams.tenant_id or None))
+        self.services = Services(runtime, self.people, learner, self.teams)
         self.loop: asyncio.AbstractEventLoop | None = None
-        handlers.register(self)
+        handlers.register(self.app, self.services)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """POST /api/messages: check who is calling (the token, before the body is read),
@@ -111,6 +118,10 @@ class TeamsBot:
         activity_id = body.get("id")
         conversation = (body.get("conversation") or {}).get("id") or ""
         key = f"{conversation}:{activity_id}" if activity_id else None
+        if key and body.get("type") in CHANGES:
+            # An edit or a deletion has the id of the message it changes, and a message can
+            # be edited many times: each change is an input of its own.
+            key = f"{key}:{body['type']}:{body.get('timestamp') or ''}"
         meta = {
             "claims": identity.claims,
             "authenticated": identity.is_authenticated,
@@ -216,10 +227,18 @@ class TeamsBot:
         try:
             if context.activity.type == ActivityTypes.invoke:
                 await invoke_reply(context, sorry_body(context.activity))
-            elif context.activity.type == ActivityTypes.message:
+            elif addressed_to_bot(context.activity):
                 await reply(context, SORRY)
         except Exception as failure:  # the connector itself may be what failed
             log.warning("could not tell the user about the failure: %s", failure)
+
+
+def addressed_to_bot(activity: Activity) -> bool:
+    """Whether a message was for the bot (a 1:1 chat, or an @mention of it): only those are
+    told of a failure; a channel message it merely read is not answered."""
+    if activity.type != ActivityTypes.message:
+        return False
+    return conversation_type(activity) == PERSONAL or mentions_bot(activity)
 
 
 def sorry_body(activity: Activity) -> dict[str, Any]:

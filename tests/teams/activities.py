@@ -138,6 +138,76 @@ def channel_mention(
     )
 
 
+def channel_message(
+    service_url: str,
+    account: dict[str, Any],
+    text: str,
+    thread_root: str | None = None,
+    activity_id: str | None = None,
+    at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A channel post (or, with `thread_root`, a reply) that does not mention the bot, as
+    Teams sends every channel message to an app with `ChannelMessage.Read.Group`: HTML
+    text, other people's mentions as <at> tags."""
+    activity_id = activity_id or next_id()
+    body = activity(
+        service_url,
+        "message",
+        account,
+        channel_conversation(thread_root or activity_id),
+        activity_id,
+        text=text,
+        textFormat="plain",
+        **extra,
+    )
+    if at is not None:
+        body["timestamp"] = at.isoformat()
+    return body
+
+
+def channel_edit(
+    service_url: str,
+    account: dict[str, Any],
+    message_id: str,
+    text: str,
+    thread_root: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The author edited their channel message `message_id` (the activity has its id)."""
+    body = activity(
+        service_url,
+        "messageUpdate",
+        account,
+        channel_conversation(thread_root or message_id),
+        message_id,
+        text=text,
+        textFormat="plain",
+    )
+    body["channelData"]["eventType"] = "editMessage"
+    body["timestamp"] = (at or datetime.now(UTC)).isoformat()
+    return body
+
+
+def channel_delete(
+    service_url: str,
+    account: dict[str, Any],
+    message_id: str,
+    thread_root: str | None = None,
+) -> dict[str, Any]:
+    """The channel message `message_id` was deleted (a soft delete: Teams keeps a
+    placeholder saying so)."""
+    body = activity(
+        service_url,
+        "messageDelete",
+        account,
+        channel_conversation(thread_root or message_id),
+        message_id,
+    )
+    body["channelData"]["eventType"] = "softDeleteMessage"
+    return body
+
+
 def group_mention(service_url: str, account: dict[str, Any], text: str) -> dict[str, Any]:
     """A group chat message that @mentions the bot."""
     return activity(

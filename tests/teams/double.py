@@ -1,8 +1,9 @@
 """A local double of Microsoft's side of a Teams bot, on 127.0.0.1 (a random port):
 
 - the Bot Connector REST API under `service_url` (create a 1:1 conversation, post, reply,
-  update a message, look a member up), recording every call; a test can script its next
-  answers to a kind of call (`script`: 429 with a Retry-After, 503, 403...);
+  update a message, look a member up, list a team's channels), recording every call; a
+  test can script its next answers to a kind of call (`script`: 429 with a Retry-After,
+  503, 403...);
 - the Entra token endpoint (`login_url`) for the bot's own client-credentials tokens;
 - OpenID metadata and a key set (`openid_url`) whose key signs test tokens (`sign`).
 
@@ -96,6 +97,8 @@ class ConnectorDouble:
 
     calls: list[Call] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> member
+    # team id -> its channels, as `GET /v3/teams/{id}/conversations` lists them
+    channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     endorsements: list[str] = field(default_factory=lambda: ["msteams"])
     fail_posts: int = 0  # answer this many posts with 503
     closed: set[str] = field(default_factory=set)  # conversations the bot was removed from
@@ -120,6 +123,7 @@ class ConnectorDouble:
         app.router.add_post("/smba/v3/conversations/{cid}/activities/{aid}", self._post)
         app.router.add_put("/smba/v3/conversations/{cid}/activities/{aid}", self._put)
         app.router.add_get("/smba/v3/conversations/{cid}/members/{uid}", self._member)
+        app.router.add_get("/smba/v3/teams/{tid}/conversations", self._channels)
         self._loop = LoopThread("connector-double")
         self._runner, self.base_url = self._loop.run(start_site(app))
         return self
@@ -167,7 +171,7 @@ class ConnectorDouble:
 
     def of(self, method: str, kind: str = "") -> list[Call]:
         """Connector calls by method ("POST", "PUT"...) and kind: "activity" (posts and
-        replies), "create" (new conversations), "member", "token"."""
+        replies), "create" (new conversations), "member", "channels", "token"."""
         found = []
         for call in self.calls:
             if call.method != method:
@@ -177,6 +181,8 @@ class ConnectorDouble:
             if kind == "create" and not call.path.endswith("/v3/conversations"):
                 continue
             if kind == "member" and "/members/" not in call.path:
+                continue
+            if kind == "channels" and "/v3/teams/" not in call.path:
                 continue
             if kind == "token" and "/oauth2/" not in call.path:
                 continue
@@ -200,8 +206,8 @@ class ConnectorDouble:
         return [c for c in self.posts(conversation_id) if c.result_id]
 
     def script(self, kind: str, *answers: Answer | int) -> None:
-        """Answer the next calls of `kind` ("post", "put", "create", "member", "token") with
-        `answers`, in order (a bare int is a status); then as usual again."""
+        """Answer the next calls of `kind` ("post", "put", "create", "member", "channels",
+        "token") with `answers`, in order (a bare int is a status); then as usual again."""
         queue = self.scripts.setdefault(kind, deque())
         queue.extend(a if isinstance(a, Answer) else Answer(a) for a in answers)
 
@@ -304,3 +310,14 @@ class ConnectorDouble:
             call.status = 404
             return web.json_response({"error": {"code": "MemberNotFound"}}, status=404)
         return web.json_response(member)
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        call = self._record(request, None)
+        scripted = self._scripted("channels", call)
+        if scripted is not None:
+            return scripted
+        team = request.match_info["tid"]
+        if team not in self.channels:
+            call.status = 404
+            return web.json_response({"error": {"code": "TeamNotFound"}}, status=404)
+        return web.json_response({"conversations": self.channels[team]})

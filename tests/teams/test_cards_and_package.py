@@ -143,6 +143,23 @@ def test_the_manifest_declares_the_bot_commands_and_the_extension():
     assert len(data["description"]["short"]) <= 80 and len(data["name"]["short"]) <= 30
 
 
+def test_the_manifest_asks_to_read_every_channel_message():
+    """Resource-specific consent (manifest 1.12 and later: `authorization`), so channel
+    messages reach the bot without an @mention; `webApplicationInfo` names the bot's Entra
+    app (its `resource` is unused by RSC but must be set)."""
+    data = json.loads((package.PACKAGE / "manifest.json").read_text(encoding="utf-8"))
+    major, minor = (int(part) for part in data["manifestVersion"].split("."))
+    assert (major, minor) >= (1, 12)
+    assert data["authorization"]["permissions"]["resourceSpecific"] == [
+        {"name": "ChannelMessage.Read.Group", "type": "Application"}
+    ]
+    info = data["webApplicationInfo"]
+    assert info["id"] == package.PLACEHOLDER and info["resource"]
+    # Private and shared channels are not asked for: the bot is only in standard ones,
+    # which is what lets it treat a channel of unstated type as standard.
+    assert "supportsChannelFeatures" not in data
+
+
 def test_the_icons_have_the_sizes_teams_requires():
     width, height, _ = read_png((package.PACKAGE / "color.png").read_bytes())
     assert (width, height) == (192, 192)
@@ -161,5 +178,6 @@ def test_the_package_zip_has_the_app_id_filled_in(tmp_path):
         filled = json.loads(archive.read("manifest.json"))
     assert filled["id"] == app_id and filled["bots"][0]["botId"] == app_id
     assert filled["composeExtensions"][0]["botId"] == app_id
+    assert filled["webApplicationInfo"]["id"] == app_id
     with pytest.raises(ValueError, match="GUID"):
         package.build("not-a-guid", tmp_path / "bad.zip")

@@ -78,12 +78,20 @@ def test_a_channel_mention_is_answered_in_its_thread(world):
     assert status.activity_id == post["id"] and "I've asked" in status.body["text"]
 
 
-def test_channel_messages_that_do_not_mention_the_bot_are_ignored(world):
+def test_channel_messages_that_do_not_mention_the_bot_are_not_answered_at_once(world):
+    # A question waits for a colleague first (tests/teams/test_channel_learning.py);
+    # anything else is only learned from. Either way the bot says nothing.
     post = teams.channel_mention(world.service_url, account(world, SOFIA), CHAIN_QUESTION)
     post["entities"] = []
     post["text"] = CHAIN_QUESTION
     assert world.post(post)[0] == 202
-    assert world.flow.questions_of(SOFIA) == [] and world.double.posts() == []
+    [question] = world.flow.questions_of(SOFIA)
+    assert question.origin == "channel" and question.state == "waiting"
+    chat = teams.channel_mention(world.service_url, account(world, SOFIA), "Deploy went fine.")
+    chat["entities"] = []
+    chat["text"] = "Deploy went fine."
+    assert world.post(chat)[0] == 202
+    assert len(world.flow.questions_of(SOFIA)) == 1 and world.double.posts() == []
 
 
 def test_a_group_chat_mention_is_answered_in_the_chat(world):

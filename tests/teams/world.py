@@ -20,7 +20,7 @@ from bot.teams.server import BOT_KEY, DELIVERER_KEY, create_app
 from data.models import Person
 from data.store import Store
 from embeddings.encoder import Encoder
-from tests.teams.activities import APP_ID, TENANT
+from tests.teams.activities import APP_ID, CHANNEL_ID, TEAM_ID, TENANT
 from tests.teams.double import ConnectorDouble, LoopThread, start_site
 
 MONDAY_AFTERNOON = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in Boston
@@ -35,6 +35,8 @@ class TeamsWorld:
         self, encoder: Encoder, tmp_path: Path, template: Path, auth: bool = False
     ) -> None:
         self.double = ConnectorDouble().start()
+        # The sample team: its General channel (unnamed, as Teams lists it) and #Platform.
+        self.double.channels[TEAM_ID] = [{"id": TEAM_ID}, {"id": CHANNEL_ID, "name": "Platform"}]
         self.settings = Settings(
             _env_file=None,
             db_path=tmp_path / "whoknows.db",

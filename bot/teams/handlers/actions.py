@@ -10,18 +10,16 @@ redrawn in place with the outcome; otherwise, or when the core refuses, a short 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from microsoft_agents.hosting.core import TurnContext, TurnState
 
 from bot.lifecycle.flow import FlowError, Outcome
 from bot.teams import cards, views
 from bot.teams.handlers.common import action_value, as_dict, core, event_id, invoke_reply
+from bot.teams.handlers.services import Services
 from bot.teams.handlers.settings import SettingsCommands
 from data.models import Person
-
-if TYPE_CHECKING:
-    from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +29,21 @@ ALREADY = "Already done."
 class CardActionHandler:
     """Runs the core input behind a card button and answers the invoke."""
 
-    def __init__(self, bot: TeamsBot) -> None:
-        self.bot = bot
-        self.flow = bot.runtime.flow
-        self.settings = SettingsCommands(bot)
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.flow = services.runtime.flow
+        self.settings = SettingsCommands(services)
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
         action = as_dict(action_value(activity).get("action"))
         data: dict[str, Any] = as_dict(action.get("data"))
         verb = action.get("verb") or data.get("verb")
-        person = await self.bot.people.person_of(context)
+        person = await self.services.people.person_of(context)
         if person is None:
             await invoke_reply(context, cards.message_response(cards.NOT_IN_DIRECTORY))
             return
-        await self.bot.people.remember(context, person)
+        await self.services.people.remember(context, person)
         try:
             body = await self.run(verb, person, data, event_id(activity))
         except FlowError as problem:

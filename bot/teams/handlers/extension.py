@@ -6,7 +6,7 @@ the bot, since the extension may be used where the bot is not a member."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from microsoft_agents.hosting.core import TurnContext, TurnState
 
@@ -21,9 +21,7 @@ from bot.teams.handlers.common import (
     place_of,
     plain,
 )
-
-if TYPE_CHECKING:
-    from bot.teams.app import TeamsBot
+from bot.teams.handlers.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +39,8 @@ def message_text(value: dict[str, Any]) -> str:
 class ExtensionHandler:
     """composeExtension/fetchTask and composeExtension/submitAction invokes."""
 
-    def __init__(self, bot: TeamsBot) -> None:
-        self.bot = bot
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
@@ -52,18 +50,18 @@ class ExtensionHandler:
             return
         data = as_dict(value.get("data"))
         question = str(data.get("question") or "").strip() or message_text(value)
-        person = await self.bot.people.person_of(context)
+        person = await self.services.people.person_of(context)
         if person is None:
             await invoke_reply(context, cards.dialog_message(cards.NOT_IN_DIRECTORY))
             return
-        await self.bot.people.remember(context, person)
+        await self.services.people.remember(context, person)
         place = place_of(activity)
         payload = as_dict(value.get("messagePayload"))
         if payload.get("id"):
             place["message_id"] = str(payload["id"])
         try:
             outcome = await core(
-                self.bot.runtime.flow.ask,
+                self.services.runtime.flow.ask,
                 person.id,
                 question,
                 origin="shortcut",

@@ -16,16 +16,13 @@ learned there (`People.forget_learned_in`).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from microsoft_agents.hosting.core import TurnContext, TurnState
 
 from bot.teams import cards
 from bot.teams.handlers.common import conversation_type, core, reply
+from bot.teams.handlers.services import Services
 from bot.teams.people import PERSONAL, PLATFORM, address_from, scope_of
-
-if TYPE_CHECKING:
-    from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +30,8 @@ log = logging.getLogger(__name__)
 class InstallHandler:
     """conversationUpdate (members added) and installationUpdate activities."""
 
-    def __init__(self, bot: TeamsBot) -> None:
-        self.bot = bot
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
@@ -55,16 +52,16 @@ class InstallHandler:
 
     async def _installed(self, context: TurnContext, greet: bool) -> None:
         activity = context.activity
-        person = await self.bot.people.person_of(context)
+        person = await self.services.people.person_of(context)
         if person is None:
             who = activity.from_property.id if activity.from_property else "?"
             log.info("installed by %s, who is not in the directory", who)
             if greet and conversation_type(activity) == PERSONAL:
                 await reply(context, cards.NOT_IN_DIRECTORY)
             return
-        accounts = self.bot.runtime.accounts
+        accounts = self.services.runtime.accounts
         before = await core(accounts.address, person.id, PLATFORM)
-        await self.bot.people.remember(context, person)
+        await self.services.people.remember(context, person)
         log.info("installed for %s (%s)", person.name, conversation_type(activity))
         if not greet or conversation_type(activity) != PERSONAL:
             return  # installed in a team or chat: people @mention it when they need it
@@ -78,7 +75,7 @@ class InstallHandler:
         kind = conversation_type(activity)
         if kind != PERSONAL:
             scope = scope_of(activity)
-            forgotten = await self.bot.people.forget_learned_in(scope) if scope else []
+            forgotten = await self.services.people.forget_learned_in(scope) if scope else []
             log.info(
                 "removed from %s %s: forgot the Teams addresses of %d people learned there%s",
                 kind,
@@ -89,12 +86,12 @@ class InstallHandler:
                 else "",
             )
             return
-        person = await self.bot.people.person_of(context)
+        person = await self.services.people.person_of(context)
         if person is None:
             who = activity.from_property.id if activity.from_property else "?"
             log.info("uninstalled by %s, who is not in the directory", who)
             return
-        if await self.bot.people.forget(person):
+        if await self.services.people.forget(person):
             log.info("uninstalled for %s: forgot their Teams conversation reference", person.name)
         else:
             log.info("uninstalled for %s, who had no Teams conversation reference", person.name)

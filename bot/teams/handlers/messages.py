@@ -1,16 +1,18 @@
 """Messages: a question in a 1:1 chat, an @mention in a channel or group chat, and, in a
-channel thread the bot answered in, the asker's follow-ups and the answerer's replies."""
+channel thread the bot answered in, the asker's follow-ups and the answerer's replies.
+Every team channel message also goes to `channels.ChannelMessages` first (learning, and
+questions posted without an @mention)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from microsoft_agents.hosting.core import TurnContext, TurnState
 
 from bot.lifecycle.flow import FlowError, Outcome
 from bot.lifecycle.states import ANSWERED_STATES, OPEN_STATES
 from bot.teams import cards
+from bot.teams.handlers.channels import ChannelMessages
 from bot.teams.handlers.common import (
     CHANNEL,
     clean_text,
@@ -22,12 +24,10 @@ from bot.teams.handlers.common import (
     reply,
     thread_of,
 )
+from bot.teams.handlers.services import Services
 from bot.teams.handlers.settings import SETTINGS_COMMAND, STATS_COMMAND, SettingsCommands
 from bot.teams.people import PERSONAL
 from data.models import Person
-
-if TYPE_CHECKING:
-    from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,11 @@ ASK_COMMANDS = frozenset({"ask", "find"})
 class MessageHandler:
     """Turns messages to the bot into questions, follow-ups and replies."""
 
-    def __init__(self, bot: TeamsBot) -> None:
-        self.bot = bot
-        self.flow = bot.runtime.flow
-        self.settings = SettingsCommands(bot)
+    def __init__(self, services: Services, channels: ChannelMessages) -> None:
+        self.services = services
+        self.channels = channels
+        self.flow = services.runtime.flow
+        self.settings = SettingsCommands(services)
 
     async def __call__(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
@@ -49,13 +50,15 @@ class MessageHandler:
         if sender is None or sender.role == "bot":
             return
         kind = conversation_type(activity)
+        if kind == CHANNEL:
+            await self.channels.posted(context)
         if kind != PERSONAL and not mentions_bot(activity):
             return  # in shared conversations, only what is addressed to the bot
-        person = await self.bot.people.person_of(context)
+        person = await self.services.people.person_of(context)
         if person is None:
             await reply(context, cards.NOT_IN_DIRECTORY)
             return
-        await self.bot.people.remember(context, person)
+        await self.services.people.remember(context, person)
         text = clean_text(activity)
         try:
             if kind == PERSONAL:

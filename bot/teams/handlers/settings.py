@@ -14,18 +14,16 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.teams import cards, views
 from bot.teams.conversations import message
 from bot.teams.handlers.common import core
+from bot.teams.handlers.services import Services
 from data.lifecycle_store import Preferences
 from data.models import Person
-
-if TYPE_CHECKING:
-    from bot.teams.app import TeamsBot
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +96,13 @@ def read_settings(data: dict[str, Any]) -> Submitted:
 class SettingsCommands:
     """The `settings` and `stats` commands and their cards' buttons."""
 
-    def __init__(self, bot: TeamsBot) -> None:
-        self.bot = bot
-        self.runtime = bot.runtime
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.runtime = services.runtime
 
     def is_admin(self, person: Person) -> bool:
         """Whether `person` is a whoknows admin (by person id, from the settings)."""
-        return person.id in set(self.bot.teams.admin_ids)
+        return person.id in set(self.services.teams.admin_ids)
 
     # ------------------------------------------------------------------- commands
 
