@@ -85,8 +85,7 @@ class SlackBot:
             self.client,
             self.jobs,
             bot_user_id=identity.get("user_id"),
-            workspace_url=identity.get("url"),
-            team_id=identity.get("team_id"),
+            auth=identity.data if isinstance(identity.data, dict) else {},
         )
         self.app = App(
             name="whoknows",

@@ -54,7 +54,8 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.learning.chat import ChatLearner, Learned, Said
 from bot.slack import ids
 from bot.slack.directory_sync import pages
-from data.chat_items import LinkMaker, slack_links
+from bot.slack.said import said_of, slack_time, workspace_links
+from data.chat_items import LinkMaker
 from data.chat_store import ChatStore
 from data.store import Store
 
@@ -65,8 +66,6 @@ TIER_INTERVALS = {
     "conversations.replies": TIER_3,
     "users.conversations": TIER_3,
 }
-HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
-SLACKBOT = "USLACKBOT"
 # Errors that concern one channel: the others go on. Any other error stops the run.
 CHANNEL_ERRORS = {
     "channel_not_found": "no such channel, or the bot cannot see it",
@@ -218,30 +217,6 @@ def backfill_history(
     return result
 
 
-def said_of(channel: str, message: Mapping[str, Any]) -> Said | None:
-    """A Web API message as the learner takes it, or None if it is not a person writing
-    (a bot, a join or a topic change, Slackbot) or is malformed."""
-    if message.get("bot_id") or message.get("subtype") not in HUMAN_SUBTYPES:
-        return None
-    user, ts, text = message.get("user"), message.get("ts"), message.get("text") or ""
-    if not isinstance(user, str) or not user or user == SLACKBOT or not isinstance(text, str):
-        return None
-    at = _at(ts)
-    if at is None:
-        return None
-    thread = message.get("thread_ts")
-    parent = message.get("parent_user_id")
-    return Said(
-        channel,
-        str(ts),
-        at,
-        user,
-        text,
-        thread if isinstance(thread, str) and _at(thread) is not None else None,
-        parent if isinstance(parent, str) and parent else None,
-    )
-
-
 # ---------------------------------------------------------------------------- internals
 
 
@@ -333,7 +308,9 @@ class _Channel:
                 channel=self.channel, limit=PAGE, oldest=oldest, latest=latest, cursor=cursor
             )
             messages = [m for m in page.get("messages") or [] if isinstance(m, dict)]
-            times = sorted((m["ts"] for m in messages if _at(m.get("ts")) is not None), key=float)
+            times = sorted(
+                (m["ts"] for m in messages if slack_time(m.get("ts")) is not None), key=float
+            )
             if times:
                 said = self._with_replies(messages)
                 state = dict(self.state)
@@ -449,10 +426,7 @@ def _channels(
 def _workspace_links(client: WebClient) -> LinkMaker:
     """Links to messages on the workspace's site (auth.test's url), else slack:// links."""
     info = client.auth_test()
-    url = info.get("url")
-    base = url.rstrip("/") if isinstance(url, str) and url.startswith("https://") else None
-    team = info.get("team_id")
-    return slack_links(base, team if isinstance(team, str) else None)
+    return workspace_links(info.data if isinstance(info.data, dict) else {})
 
 
 def _wait_out_rate_limits(client: WebClient) -> None:
@@ -486,20 +460,10 @@ def _is_root(message: Mapping[str, Any]) -> bool:
     return message.get("thread_ts") is not None and message.get("thread_ts") == message.get("ts")
 
 
-def _at(ts: Any) -> float | None:
-    """Seconds since the epoch of a Slack time ("1712345678.000200"), or None."""
-    if not isinstance(ts, str):
-        return None
-    try:
-        return float(ts)
-    except ValueError:
-        return None
-
-
 def _epoch(since: date | datetime) -> float:
     if isinstance(since, datetime):
         return (since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp()
     return datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp()
 
 
-__all__ = ["HistoryResult", "Pacer", "Step", "backfill_history", "said_of"]
+__all__ = ["HistoryResult", "Pacer", "Step", "backfill_history"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from bot.runtime import Runtime
 from bot.settings import SlackSettings
 from bot.slack import ids
 from bot.slack.jobs import Jobs
-from data.chat_items import slack_links
+from bot.slack.said import workspace_links
 from data.models import Person
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ class Services:
         client: WebClient,
         jobs: Jobs,
         bot_user_id: str | None = None,
-        workspace_url: str | None = None,
-        team_id: str | None = None,
+        auth: Mapping[str, Any] | None = None,
     ) -> None:
         self.runtime = runtime
         self.flow = runtime.flow
@@ -94,7 +93,7 @@ class Services:
         self.bot_user_id = bot_user_id
         self.recent = RecentIds()
         # What people write in channels becomes knowledge (bot.learning.chat).
-        links = slack_links(_base(workspace_url), team_id)
+        links = workspace_links(auth or {})  # auth.test's answer: the workspace's site
         self.learner = ChatLearner(runtime.store, ids.PLATFORM, links)
         # Modals open inside the listener, before the ack goes back: this client never
         # waits out a 429 or a slow Slack (a trigger id is dead after 3 s anyway).
@@ -208,10 +207,3 @@ def services(context: Any) -> Services:
 def _problem_text(problem: Exception) -> str:
     text = str(problem.args[0]) if problem.args else str(problem)
     return text.strip("'\"") or SOMETHING_WRONG
-
-
-def _base(workspace_url: str | None) -> str | None:
-    """ "https://acme.slack.com" from auth.test's url ("https://acme.slack.com/")."""
-    if not workspace_url or not workspace_url.startswith("https://"):
-        return None
-    return workspace_url.rstrip("/")

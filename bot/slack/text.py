@@ -14,11 +14,6 @@ _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _SPECIAL = re.compile(r"<!([a-z^]+)(?:\^[^>|]*)?(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([a-z][a-z0-9+.-]*:[^>|]+)(?:\|([^>]*))?>", re.IGNORECASE)
-_QUESTION_WORDS = frozenset(
-    "who what when where why how which whom whose is are am was were do does did can could "
-    "should would will shall may might has have had anyone anybody someone somebody any "
-    "help".split()
-)
 
 
 def plain(text: str, name_of: Callable[[str], str | None] | None = None) -> str:
@@ -65,12 +60,3 @@ def quote(text: str, limit: int = 2900) -> str:
     """Escaped text as a mrkdwn block quote, clipped to fit a section."""
     lines = escape(clip(text, limit)).splitlines() or [""]
     return "\n".join(f">{line}" for line in lines)
-
-
-def looks_like_question(text: str) -> bool:
-    """Whether a channel message reads like a question worth routing if nobody answers:
-    it has a question mark, or opens with a question word, and is more than a word or two."""
-    words = re.findall(r"[a-z']+", (text or "").lower())
-    if len(words) < 3:
-        return False
-    return "?" in text or words[0] in _QUESTION_WORDS

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.lifecycle.intents import AnswerPosted, AskClosed, AskExpert, SimilarFound
+from bot.question_text import looks_like_question
 from bot.slack import blocks, ids
-from bot.slack.text import escape, looks_like_question, plain, without_mention
+from bot.slack.text import escape, plain, without_mention
 from tests.slack.double import _check_blocks, _check_view
 
 SLACK = Path(__file__).resolve().parents[2] / "bot" / "slack"

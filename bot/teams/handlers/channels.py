@@ -42,7 +42,7 @@ from microsoft_agents.hosting.teams import TeamsInfo
 from bot.learning.chat import Said
 from bot.lifecycle.flow import FlowError
 from bot.lifecycle.states import QuestionState
-from bot.slack.text import looks_like_question  # pure text rules, shared by both platforms
+from bot.question_text import looks_like_question
 from bot.teams.handlers.common import (
     CHANNEL,
     THREAD_MARK,

@@ -17,41 +17,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.learning.chat import Said
 from bot.slack import ids
+from bot.slack.said import said_of
 from bot.slack.services import Services
 
 log = logging.getLogger(__name__)
 
 # Channel types of the events API: a public channel, a private one.
 CHANNEL_TYPES = {"channel": False, "group": True}
-HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
-SLACKBOT = "USLACKBOT"
-
-
-def said_of(channel: str, message: dict[str, Any], bot_user_id: str | None) -> Said | None:
-    """A Slack message object as the learner takes it, or None if it is not a person
-    writing (a bot, a join, a topic, Slackbot) or is malformed."""
-    if message.get("bot_id") or message.get("subtype") not in HUMAN_SUBTYPES:
-        return None
-    user, ts, text = message.get("user"), message.get("ts"), message.get("text")
-    if not isinstance(user, str) or not user or user in (bot_user_id, SLACKBOT):
-        return None
-    if not isinstance(ts, str) or not isinstance(text, str):
-        return None
-    try:
-        at = float(ts)
-    except ValueError:
-        return None
-    thread = message.get("thread_ts")
-    parent = message.get("parent_user_id")
-    return Said(
-        channel,
-        ts,
-        at,
-        user,
-        text,
-        thread if isinstance(thread, str) and thread else None,
-        parent if isinstance(parent, str) and parent else None,
-    )
 
 
 def queue_learning(svc: Services, event: dict[str, Any]) -> None:

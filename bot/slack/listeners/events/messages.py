@@ -22,10 +22,11 @@ from typing import Any
 
 from bot.lifecycle.flow import FlowError
 from bot.lifecycle.states import QuestionState
+from bot.question_text import looks_like_question
 from bot.slack import blocks, ids
 from bot.slack.listeners.events.learning import queue_learning
 from bot.slack.services import ReplyTo, Services, services
-from bot.slack.text import looks_like_question, mentions, plain, without_mention
+from bot.slack.text import mentions, plain, without_mention
 from data.lifecycle_store import QuestionRow
 
 log = logging.getLogger(__name__)
