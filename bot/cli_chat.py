@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.learning.chat import ChatLearner, LearningRefused, learns_from
+from bot.learning.chat import ChatLearner, learns_from
 from data.chat_store import ChatStore
 
 chat_app = typer.Typer(
@@ -69,7 +69,8 @@ def learn_cmd(
     db: DbOption = None,
 ) -> None:
     """Switch learning on or off for one channel (default: public on, private off).
-    Switching a channel off forgets its messages and the knowledge made of them."""
+    Switching a channel off forgets its messages and the knowledge made of them; what a
+    private channel teaches counts only for its members."""
     from bot.cli import _fail, _store, out
     from data.chat_items import slack_links
 
@@ -78,13 +79,17 @@ def learn_cmd(
     store = _store(db, create=False)
     learner = ChatLearner(store, platform, slack_links(None, None))  # links are not rebuilt
     choice = {Switch.on: True, Switch.off: False, Switch.default: None}[switch]
-    try:
-        done = learner.switch(channel, choice)
-    except LearningRefused as refused:
-        raise _fail(str(refused)) from None
+    done = learner.switch(channel, choice)
     now = "on" if learner.learning(channel) else "off"
     out.print(
         f"{platform} channel {channel}: learning {now}; forgot {done.removed:,} message(s) "
         f"and {done.items_deleted:,} knowledge item(s)",
         markup=False,
     )
+    row = ChatStore(store).channel(platform, channel)
+    if now == "on" and row is not None and row.private:
+        out.print(
+            "a private channel: what it teaches counts only for its members, which the "
+            "running bot reads from Slack when it first learns there (until then, for nobody)",
+            markup=False,
+        )

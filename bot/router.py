@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.features import FEATURES, ActivityStats, FeatureTable, ask_outcomes, build_features
+from bot.learning.audience import Audience
 from bot.mentions import mention_refs
 from bot.ranking import LinearRanker, top_indices
 from bot.settings import Settings
@@ -112,6 +113,7 @@ class Router:
         ann = AnnConfig(settings.ann, settings.ann_threshold, settings.ann_nprobe)
         self.vectors = VectorIndex(encoder.dim, ann)
         self.activity = ActivityStats(self.people)
+        self.audience = Audience(store)  # knowledge only some askers may see
         self._opted_out = np.zeros(0, dtype=bool)
         self._in_directory = np.zeros(0, dtype=bool)
         self._seq = 0
@@ -171,6 +173,7 @@ class Router:
         if rows >= 100_000:  # a big load: hand the chunks' freed memory back
             release_free_memory()
         self._in_directory, self._opted_out = self.persons.masks(len(self.people))
+        self.audience.refresh()  # one query when no private channel is learned from
         self._seq = seq
         self.activity.set_ask_outcomes(ask_outcomes(self.store))
         if not self._fixed_ranker:
@@ -256,6 +259,7 @@ class Router:
             self.people.as_dict(),
             self.settings.semantic_pool,
             answer_mask=self.activity.is_answer,
+            hidden=self.audience.hidden_for(asker_id),  # private channels: members only
         )
         return build_features(
             scores,

@@ -261,6 +261,7 @@ class ChatStore:
                 "UPDATE chat_channels SET learn = ? WHERE platform = ? AND channel = ?",
                 (None if learn is None else int(learn), platform, channel),
             )
+            self.store.mark_changed()  # routers read who may see what again
 
     def set_history(self, platform: str, channel: str, history: dict[str, Any]) -> None:
         """Where a history backfill of the channel has got to."""
@@ -270,6 +271,71 @@ class ChatStore:
                 "UPDATE chat_channels SET history = ? WHERE platform = ? AND channel = ?",
                 (json.dumps(history, sort_keys=True), platform, channel),
             )
+
+    # ------------------------------------------------------------------ members
+
+    def set_members(self, platform: str, channel: str, person_ids: Iterable[str], at: str) -> None:
+        """Who is in a (private) channel now, read at `at` (ISO time): replaces what was
+        stored."""
+        with self.store.transaction():
+            self.see_channels(platform, [(channel, None, None)])
+            self.db.execute(
+                "DELETE FROM chat_members WHERE platform = ? AND channel = ?", (platform, channel)
+            )
+            self.db.execute(
+                "UPDATE chat_channels SET members_at = ? WHERE platform = ? AND channel = ?",
+                (at, platform, channel),
+            )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO chat_members(platform, channel, person_id) VALUES (?, ?, ?)",
+                [(platform, channel, pid) for pid in person_ids],
+            )
+
+    def join(self, platform: str, channel: str, person_id: str, joined: bool = True) -> None:
+        """One person joined (or, `joined` False, left) a channel."""
+        with self.store.transaction():
+            if joined:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO chat_members(platform, channel, person_id) "
+                    "VALUES (?, ?, ?)",
+                    (platform, channel, person_id),
+                )
+            else:
+                self.db.execute(
+                    "DELETE FROM chat_members WHERE platform = ? AND channel = ? AND person_id = ?",
+                    (platform, channel, person_id),
+                )
+
+    def members_read_at(self, platform: str, channel: str) -> str | None:
+        """When a channel's members were last read (None: never)."""
+        row = self.db.execute(
+            "SELECT members_at FROM chat_channels WHERE platform = ? AND channel = ?",
+            (platform, channel),
+        ).fetchone()
+        return row[0] if row else None
+
+    def members(self, platform: str, channel: str) -> set[str]:
+        """The person ids stored as members of a channel."""
+        cur = self.db.execute(
+            "SELECT person_id FROM chat_members WHERE platform = ? AND channel = ?",
+            (platform, channel),
+        )
+        return {row[0] for row in cur}
+
+    def channels_of(self, person_id: str) -> set[tuple[str, str]]:
+        """The (platform, channel) pairs a person is a stored member of."""
+        cur = self.db.execute(
+            "SELECT platform, channel FROM chat_members WHERE person_id = ?", (person_id,)
+        )
+        return {(p, c) for p, c in cur}
+
+    def private_learned(self) -> list[tuple[str, str]]:
+        """(platform, channel) of the private channels an admin switched learning on."""
+        cur = self.db.execute(
+            "SELECT platform, channel FROM chat_channels WHERE private = 1 AND learn = 1 "
+            "ORDER BY platform, channel"
+        )
+        return [(p, c) for p, c in cur]
 
     def learned_by_channel(self, platform: str | None = None) -> list[tuple[str, str, int, int]]:
         """(platform, channel, messages, authors) for every channel with stored messages."""

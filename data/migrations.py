@@ -579,8 +579,9 @@ CREATE INDEX IF NOT EXISTS intake_open ON intake(state, id);
 @migration
 def m004_chat(db: Database) -> None:
     """Chat as a source of knowledge (`data.chat_store`, `bot.learning.chat`): the human
-    messages learned from, the channels with their learning switch and history cursor, and
-    a log of deleted knowledge items so that every router drops their vectors."""
+    messages learned from, the channels with their learning switch and history cursor,
+    private channels' members, each thread's ties, and a log of deleted knowledge items so
+    that every router drops their vectors."""
     run(
         db,
         """
@@ -607,8 +608,17 @@ CREATE TABLE IF NOT EXISTS chat_channels (
     private INTEGER NOT NULL DEFAULT 0,
     learn INTEGER,                      -- an admin's switch; NULL: public yes, private no
     history TEXT,                       -- JSON: where a history backfill has got to
+    members_at TEXT,                    -- when a private channel's members were last read
     PRIMARY KEY (platform, channel)
 );
+
+CREATE TABLE IF NOT EXISTS chat_members ( -- who may read a private channel's knowledge
+    platform TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    PRIMARY KEY (platform, channel, person_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chat_members_person ON chat_members(person_id);
 
 CREATE TABLE IF NOT EXISTS chat_ties (  -- each thread's ties, counted into contacts once
     platform TEXT NOT NULL,

@@ -234,6 +234,12 @@ class Store:
         ).fetchone()
         return int(row[0]) - n + 1
 
+    def mark_changed(self) -> int:
+        """Advance the change counter for a change routers must notice that has no row of
+        its own in the tables they read (a channel's learning switch, say)."""
+        with self.transaction():
+            return self._next_seq()
+
     def current_seq(self) -> int:
         """The newest change number written so far."""
         return int(self.db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])

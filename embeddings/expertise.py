@@ -123,14 +123,19 @@ def semantic_expertise(
     n_people: int,
     pool: int,
     answer_mask: AnswerMask | None = None,
+    hidden: AnswerMask | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Score people by the cosine of their best items to `query`.
 
     Only the `pool` most similar items are aggregated: anyone without an item among them
-    gets 0. Returns (max, mean of top 3, soft max, best answer, person of each matched
-    row, matched rows, their similarities), matches best first.
+    gets 0. Items `hidden` says the asker may not see are left out (the search looks
+    further to fill the pool). Returns (max, mean of top 3, soft max, best answer, person
+    of each matched row, matched rows, their similarities), matches best first.
     """
-    rows, sims = index.top(query, pool)
+    rows, sims = index.top(query, pool if hidden is None else 2 * pool)
+    if hidden is not None and len(rows):
+        keep = ~hidden(_ItemIds(index.item_ids, rows))
+        rows, sims = rows[keep][:pool], sims[keep][:pool]
     sims = np.clip(sims.astype(np.float64), 0.0, None)
     people = index.people[rows]
     best, mean3, _ = top_k_mean_by_group(people, sims, n_people, 3)
@@ -179,18 +184,23 @@ def expertise(
     person_index: dict[str, int],
     semantic_pool: int,
     answer_mask: AnswerMask | None = None,
+    hidden: AnswerMask | None = None,
 ) -> ExpertiseScores:
     """Both signals for every person, with the matches behind them.
 
     `hits` may be a function that returns them: it is called after the vector search, so
-    that a full-text search running in another thread overlaps it.
+    that a full-text search running in another thread overlaps it. Items `hidden` marks
+    (the asker may not read them: `bot.learning.audience`) count in neither signal.
     """
     n = len(person_index)
     sem_max, sem_top3, sem_soft, sem_answer, people, rows, sims = semantic_expertise(
-        index, query, n, semantic_pool, answer_mask
+        index, query, n, semantic_pool, answer_mask, hidden
     )
     if callable(hits):
         hits = hits()
+    if hidden is not None and hits:
+        mask = hidden([h.item_id for h in hits])
+        hits = [h for h, out in zip(hits, mask, strict=True) if not out]
     lex_max, lex_top5, lex_ranked = lexical_expertise(hits, person_index, n)
     lex_answer = (
         lexical_answer_expertise(lex_ranked, n, answer_mask) if answer_mask else np.zeros(n)

@@ -9,9 +9,8 @@ import json
 import random
 from pathlib import Path
 
-import pytest
-
-from bot.learning.chat import ChatLearner, LearningRefused, Said
+from bot.learning.audience import Audience
+from bot.learning.chat import ChatLearner, Said
 from data.chat_items import day_of, slack_links
 from data.chat_store import ChatStore
 from data.importers.slack_export import import_slack_export
@@ -78,6 +77,7 @@ def _export(tmp_path: Path, said: list[Said]) -> Path:
     root = tmp_path / "export"
     root.mkdir()
     users = [{"id": sid, "name": n.lower(), "real_name": n} for sid, n in PEOPLE.items()]
+    users.append({"id": "U9", "name": "gone", "deleted": True})  # not a person: as live
     (root / "users.json").write_text(json.dumps(users))
     channels = [{"id": CHANNEL, "name": "platform"}, {"id": OTHER, "name": "random"}]
     (root / "channels.json").write_text(json.dumps(channels))
@@ -200,18 +200,28 @@ def test_opted_out_people_are_not_learned_and_their_words_are_not_kept():
     assert not any(k[0] == "ben" or k[1] == "ben" for k in _state(store)[1])
 
 
-def test_private_channels_are_not_learned_and_cannot_be_switched_on():
+def test_private_channels_are_learned_only_once_switched_on_and_only_for_members():
     store = _store()
     learner = _learner(store)
     learner.see_channel("G0SECRET", "secret", private=True)
-    t = DAY + 100
-    done = learner.learn(
-        [Said("G0SECRET", f"{t:.6f}", t, "U1", "the root password is in 1Password")]
-    )
+    secret = _m(100, "U1", "the staging root password rotates on Mondays", channel="G0SECRET")
+    done = learner.learn([secret])
     assert done.skipped == 1 and store.count("knowledge") == 0
-    with pytest.raises(LearningRefused, match="private channel"):
-        learner.switch("G0SECRET", True)
     assert not learner.learning("G0SECRET") and not learner.learning("C0NEVERSEEN")
+
+    learner.switch("G0SECRET", True)
+    assert learner.learn([secret]).messages == 1
+    [item] = store.knowledge()
+    audience = Audience(store)
+    audience.refresh()
+    assert len(audience) == 1 and not audience.may_see("ben", item.id)
+    assert audience.hidden_for("ben")([item.id, "slack:C0PLATFORM:x"]).tolist() == [True, False]
+    ChatStore(store).set_members("slack", "G0SECRET", ["ana", "ben"], "2026-01-01T00:00:00")
+    assert audience.may_see("ben", item.id) and audience.hidden_for("ben")([item.id]).tolist() == [
+        False
+    ]
+    ChatStore(store).join("slack", "G0SECRET", "ben", joined=False)
+    assert not audience.may_see("ben", item.id) and audience.may_see("ana", item.id)
 
 
 def test_switching_a_channel_off_forgets_it_and_on_again_learns_anew():

@@ -340,6 +340,7 @@ def test_every_malformed_day_file_and_message_is_reported_with_file_and_line(sto
         msg("UANN", "1.3", "bell \x07 here"),
         msg("UANN", "1.4", 42),
         msg("UANN", "1.5", "x", thread_ts=7),
+        msg("UNOBODY", "1.6", "who am I?"),  # not in users.json: the export is not whole
     ]
     folder = write_export(
         tmp_path / "e",
@@ -359,6 +360,7 @@ def test_every_malformed_day_file_and_message_is_reported_with_file_and_line(sto
         f"{day}:25: message 1.3: text: control character U+0007 (BEL) at character 6",
         f"{day}:31: message 1.4: text: expected text",
         f"{day}:37: message 1.5: thread_ts: not a Slack time: 7",
+        f"{day}:43: message 1.6 by 'UNOBODY', a user users.json does not list",
         f"{folder}/general/2024-03-05.json:2: malformed JSON: Expecting value (column 10)",
         f"{folder}/general/2024-03-06.json:1: wrong shape: expected a list of messages",
         f"{folder}/ops/2024-03-04.json: empty file",

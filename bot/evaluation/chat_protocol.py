@@ -158,7 +158,7 @@ def read_timeline(path: Path) -> ChatTimeline:
             _raise(lists)
         users = _read_users(export, lists)
         channels = _read_channels(export, lists)
-        messages, _ = _read_messages(export, channels, lists, None)
+        messages, _ = _read_messages(export, channels, lists, None, users)
         _raise(lists)
     finally:
         export.close()

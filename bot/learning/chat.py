@@ -12,11 +12,11 @@ first hold (`chat_ties` remembers), so a replayed event adds nothing. One differ
 an export remains: a thread that grows past MAX_THREAD_PEOPLE keeps the "interacted" ties
 it made while it was smaller.
 
-Privacy: a channel is learned from only if `ChannelRow.learning` (public channels by
-default; an admin can switch any channel off). Private channels are never learned from
-yet: the router cannot yet keep a private channel's knowledge to that channel's members,
-so switching one on is refused. Opted-out people's messages are stored without their
-text (a thread's shape still needs them) and make no item.
+Privacy: a channel is learned from only if `ChannelRow.learning`: public channels by
+default, and an admin can switch any channel off, or a private one on. What a private
+channel teaches counts only for its members (`bot.learning.audience`). Opted-out people's
+messages are stored without their text (a thread's shape still needs them) and make no
+item.
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ from data.models import KnowledgeItem
 from data.store import Store, WriteCounts
 
 _MENTION = re.compile(r"<@([A-Za-z0-9]+)")
-
-
-class LearningRefused(ValueError):
-    """An admin's switch that cannot be honoured (the reason is the message)."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +112,6 @@ class ChatLearner:
     def switch(self, channel: str, learn: bool | None) -> Learned:
         """An admin's switch: learning on or off for one channel, or None for the default.
         Switching a channel off forgets its messages and the knowledge made of them."""
-        row = self.chat.channel(self.platform, channel)
-        if learn and row is not None and row.private:
-            raise LearningRefused(
-                f"{channel} is a private channel: whoknows cannot yet keep what it learns "
-                "there to that channel's members, so it does not learn from private channels"
-            )
         done = Learned()
         with self.store.transaction():
             self.chat.set_learning(self.platform, channel, learn)
@@ -269,9 +259,8 @@ class ChatLearner:
 
 
 def learns_from(row: ChannelRow) -> bool:
-    """Whether a channel's messages are learned: its switch, and never a private channel
-    yet (see the module's docstring)."""
-    return row.learning and not row.private
+    """Whether a channel's messages are learned: the admin's switch, else public only."""
+    return row.learning
 
 
 def _stored(m: Said, accounts: Mapping[str, tuple[str, str, bool]]) -> StoredMessage:

@@ -1,4 +1,4 @@
-"""Answers that already exist in chat: a public channel thread whose question (its root)
+"""Answers that already exist in chat: a channel thread whose question (its root)
 is close to a new question, and in which someone other than the root's author replied,
 is offered to the asker before anyone is asked, with a link to the thread, beside the
 earlier answers the bot relayed itself (`Flow._similar_answers`).
@@ -6,7 +6,8 @@ earlier answers the bot relayed itself (`Flow._similar_answers`).
 The match is question to question: the knowledge item of a reply is found by the vector
 search (its text is the reply), and the thread's root (the item's title) must itself be
 as close to the new question as an earlier question must be (`similar_threshold`). One
-offer per thread, its best reply; never the asker's own thread.
+offer per thread, its best reply; never the asker's own thread, and a private channel's
+thread only to its members.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def chat_thread_matches(
     vector search's (item id, similarity) for the question; only chat replies are kept.
     `name(person id)` is how the answerer is named."""
     candidates = [i for i, _ in hits if i.startswith(tuple(f"{s}:" for s in CHAT_SOURCES))]
+    hidden = router.audience.hidden_for(asker_id)  # a private channel's: members only
+    if hidden is not None and candidates:
+        candidates = [i for i, out in zip(candidates, hidden(candidates), strict=True) if not out]
     if not candidates:
         return []
     items = router.store.knowledge_items(candidates)

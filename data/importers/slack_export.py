@@ -26,7 +26,7 @@ import os
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -377,8 +377,10 @@ def _read_day(
     problems: ProblemList,
     out: list[ChatMessage],
     counts: list[int],
+    users: Container[str],
 ) -> None:
-    """Append the human messages of one day file to `out`; counts[0] += system ones."""
+    """Append the human messages of one day file to `out`; counts[0] += system ones. A
+    message by a user `users.json` does not list is a problem: the export is not whole."""
     data = _load_json(text, problems)
     if data is None:
         return
@@ -403,6 +405,9 @@ def _read_day(
         user = get("user")
         if type(user) is not str or not user:
             bad.append((index, f"message {ts} without a user"))
+            continue
+        if user not in users:
+            bad.append((index, f"message {ts} by {user!r}, a user users.json does not list"))
             continue
         body = get("text", "")
         if body is None:
@@ -439,6 +444,7 @@ def _read_messages(
     channels: list[tuple[str, str]],
     lists: list[ProblemList],
     progress: Progress | None,
+    users: Container[str],
 ) -> tuple[list[ChatMessage], int]:
     by_folder: dict[str, list[str]] = defaultdict(list)  # channel folder -> its file names
     for rel in export.files:
@@ -458,7 +464,7 @@ def _read_messages(
         problems = ProblemList(export.name(rel))
         text = export.read(rel, problems)
         if text is not None:
-            _read_day(text, day, index, problems, messages, counts)
+            _read_day(text, day, index, problems, messages, counts, users)
         if problems:
             lists.append(problems)
         if progress is not None:
@@ -521,7 +527,7 @@ def import_slack_export(
                 _raise(lists)
             users = _read_users(export, lists)
             channels = _read_channels(export, lists)
-            messages, system = _read_messages(export, channels, lists, progress)
+            messages, system = _read_messages(export, channels, lists, progress, users)
             _raise(lists)
     finally:
         export.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from data.chat_store import ChatStore
+from tests.slack.double import BOT_USER
 from tests.slack.harness import CHANNEL, SlackWorld
 
 PRIVATE = "C0SECRETS"
@@ -171,3 +172,36 @@ def _deleted(message: dict[str, Any]) -> dict[str, Any]:
         "event_ts": "1767999999.000004",
         "previous_message": {k: v for k, v in message.items() if k != "channel"},
     }
+
+
+def test_a_private_channel_switched_on_is_learned_for_its_members_only(world):
+    ethan, sofia, dana = _ids(world, "ethan.park", "sofia.lindqvist", "dana.ng")
+    world.double.add_channel(PRIVATE, "secrets", [BOT_USER, ethan, sofia], private=True)
+    world.bot.services.learner.switch(PRIVATE, True)  # `whoknows chat learn C0SECRETS on`
+    event = {
+        "type": "message",
+        "channel": PRIVATE,
+        "channel_type": "group",
+        "user": ethan,
+        "text": "The HSM backup keys are in the Zurich vault.",
+        "ts": "1767000600.000001",
+    }
+    world.send_event(event)
+    world.settle()
+    chat = ChatStore(world.store)
+    assert chat.members("slack", PRIVATE) == {"ethan.park", "sofia.lindqvist"}
+    assert [i.id for i in _items(world, "ethan.park").values()] == [
+        f"slack:{PRIVATE}:day:2025-12-29:{ethan}"
+    ]
+
+    def member_event(kind: str, user: str) -> dict[str, Any]:
+        return {"type": kind, "user": user, "channel": PRIVATE, "channel_type": "G"}
+
+    world.send_event(member_event("member_joined_channel", dana))
+    world.send_event(member_event("member_left_channel", sofia))
+    world.settle()
+    assert chat.members("slack", PRIVATE) == {"ethan.park", "dana.ng"}
+    audience = world.runtime.router.audience
+    world.runtime.router.sync()
+    [item] = _items(world, "ethan.park")
+    assert audience.may_see("dana.ng", item) and not audience.may_see("sofia.lindqvist", item)

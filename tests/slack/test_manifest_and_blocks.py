@@ -41,6 +41,9 @@ EVENT_SCOPES = {
     "app_mention": {"app_mentions:read"},
     "app_uninstalled": set(),
     "tokens_revoked": set(),
+    # A private channel's members: who may see what it taught.
+    "member_joined_channel": {"channels:read", "groups:read"},
+    "member_left_channel": {"channels:read", "groups:read"},
     "message.channels": {"channels:history"},
     "message.groups": {"groups:history"},
     "message.im": {"im:history"},

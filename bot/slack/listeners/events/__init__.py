@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners.events import app_home, app_mention, lifecycle_events, messages
+from bot.slack.listeners.events import app_home, app_mention, learning, lifecycle_events, messages
 
 
 def register(app: App) -> None:
@@ -12,3 +12,5 @@ def register(app: App) -> None:
     app.event("app_home_opened")(app_home.on_home_opened)
     app.event("app_uninstalled")(lifecycle_events.on_app_uninstalled)
     app.event("tokens_revoked")(lifecycle_events.on_tokens_revoked)
+    app.event("member_joined_channel")(learning.on_member_change)
+    app.event("member_left_channel")(learning.on_member_change)

@@ -1,9 +1,11 @@
 """Learning from channel messages as they are posted, edited and deleted: the Slack side of
 `bot.learning.chat` (which decides what is learned and how).
 
-Every human message in a public channel the bot is in is handed to the learner, as is
-each edit (the new text) and deletion. Private channels (`channel_type` "group") are
-recorded as private, which the learner does not learn from; DMs never reach here.
+Every human message in a channel the bot is in is handed to the learner, as is each edit
+(the new text) and deletion. Private channels (`channel_type` "group") are recorded as
+private: the learner learns there only if an admin switched the channel on, and then
+only its members may see what it taught (`read_members`, `on_member_change`). DMs never
+reach here.
 Jobs run in the job queue, tied to the request's intake row, so an event acknowledged
 before a crash is learned from after the restart (learning it twice changes nothing).
 """
@@ -17,8 +19,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.learning.chat import Said
 from bot.slack import ids
+from bot.slack.directory_sync import pages
 from bot.slack.said import said_of
-from bot.slack.services import Services
+from bot.slack.services import Services, services
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +57,54 @@ def queue_learning(svc: Services, event: dict[str, Any]) -> None:
 
 def learn(svc: Services, said: Said, private: bool) -> None:
     """Learn one message (new or edited); a channel seen for the first time is looked up
-    for its name, so its items read "#name, day"."""
+    for its name, so its items read "#name, day". Before a private channel an admin
+    switched on is first learned from, its members are read: only they may see what it
+    teaches (member events keep the list current)."""
     learner = svc.learner
     if learner.chat.channel(ids.PLATFORM, said.channel) is None:
         learner.see_channel(said.channel, _channel_name(svc, said.channel), private)
     else:
         learner.see_channel(said.channel, None, private)
+    unread = learner.chat.members_read_at(ids.PLATFORM, said.channel) is None
+    if private and unread and learner.learning(said.channel):
+        read_members(svc, said.channel)
     learner.learn([said])
+
+
+def read_members(svc: Services, channel: str) -> bool:
+    """Store who is in a channel now (`conversations.members`); False if Slack would not
+    say (the channel's knowledge then stays hidden from everyone)."""
+    try:
+        users = pages(svc.client.conversations_members, "members", channel=channel)
+    except (SlackApiError, OSError, RuntimeError) as error:
+        log.warning("could not read the members of %s: %s", channel, error)
+        return False
+    people = svc.runtime.store.accounts(ids.PLATFORM, [u for u in users if isinstance(u, str)])
+    now = svc.runtime.clock.now().isoformat()
+    svc.learner.chat.set_members(ids.PLATFORM, channel, [pid for pid, _, _ in people.values()], now)
+    return True
+
+
+def on_member_change(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+    """`member_joined_channel` / `member_left_channel`: keep a private channel's members
+    current (public channels' knowledge is for everyone anyway)."""
+    svc = services(context)
+    channel, user = event.get("channel"), event.get("user")
+    if not isinstance(channel, str) or not isinstance(user, str):
+        return
+    if event.get("channel_type") != "G" or not svc.recent.first_sight(body.get("event_id")):
+        return
+    joined = event.get("type") == "member_joined_channel"
+    svc.jobs.submit("channel members", member_changed, svc, channel, user, joined)
+
+
+def member_changed(svc: Services, channel: str, user: str, joined: bool) -> None:
+    """One person joined or left a private channel."""
+    if svc.learner.chat.members_read_at(ids.PLATFORM, channel) is None:
+        return  # never read: the first learning reads them all
+    person = svc.person(user)
+    if person is not None:
+        svc.learner.chat.join(ids.PLATFORM, channel, person.id, joined)
 
 
 def forget(svc: Services, channel: str, ts: str) -> None:
