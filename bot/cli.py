@@ -300,6 +300,7 @@ def import_slack_export_cmd(
                 export,
                 workspace=workspace,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                stage=lambda what: bar.update(task, description=what, total=None),
             )
     except ImportFailed as failure:
         raise _import_failed(failure, export) from None

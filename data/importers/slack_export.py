@@ -509,12 +509,14 @@ def import_slack_export(
     path: Path,
     workspace: str | None = None,
     progress: Progress | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> SlackExportResult:
     """Import a Slack admin export (a folder or a .zip), all or nothing.
 
     `workspace` is the workspace's domain ("acme" for acme.slack.com), for links back to
     each message; without it links are `slack://channel?team=T..&id=C..&message=<ts>`.
-    `progress(done, total)` is called after each day file. Raises ImportFailed listing
+    `progress(done, total)` is called after each day file, `stage(what)` when the writing
+    starts (it is one transaction, half of a big import's time). Raises ImportFailed listing
     every problem if anything is wrong; ValueError for a bad `workspace`."""
     base = workspace_base(workspace)
     path = Path(path)
@@ -538,6 +540,8 @@ def import_slack_export(
     team = next((u.team for u in users.values() if u.team and not u.skipped), None)
     names = {u.sid: u.name for u in users.values()}
     cleaner = Cleaner(names, {cid: name for cid, name in channels})
+    if stage is not None:
+        stage(f"writing {len(messages):,} messages and their knowledge")
     with gc_paused(), store.transaction():
         people, writes = _people(store, users, result)
         if writes:

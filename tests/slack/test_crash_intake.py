@@ -206,7 +206,23 @@ def test_no_acknowledged_event_is_lost_at_any_kill_moment(
         "AND coalesce(o.result, '') NOT LIKE 'skipped%'"
     ).fetchone()[0]
     outbox_rows = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    # Every acknowledged message was learned too: stored once, in its author's knowledge
+    # item for the day exactly once (a replayed event rebuilds the item, never adds to it).
+    learned = {
+        r[0] for r in conn.execute("SELECT ts FROM chat_messages WHERE channel = ?", (CHANNEL,))
+    }
+    day_items = [
+        r[0]
+        for r in conn.execute(
+            "SELECT text FROM knowledge WHERE id LIKE ?", (f"slack:{CHANNEL}:day:%",)
+        )
+    ]
     conn.close()
+    assert {f"1700000000.{n:06d}" for n in acked} <= learned
+    in_items = Counter(
+        int(line.rsplit("(#", 1)[1].rstrip(")")) for text in day_items for line in text.splitlines()
+    )
+    assert in_items == Counter(set(acked)), "messages learned twice or never"
     assert pending == 0
     assert asked_twice == 0
     assert late_requests == 0
