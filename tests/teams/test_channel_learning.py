@@ -310,3 +310,26 @@ def test_a_mention_of_the_bot_is_asked_at_once_and_learned_too(world):
     assert question.origin == "mention" and question.state == "routing"
     [item] = items(world).values()
     assert item.text == CHAIN_QUESTION  # without the @mention of the bot
+
+
+def test_editing_or_deleting_a_waiting_channel_question_updates_or_withdraws_it(world):
+    world.runtime.accounts.set_channel_settings("teams", CHANNEL, True, WAIT)
+    root = say(world, SOFIA, CHAIN_QUESTION)["id"]
+    [question] = world.flow.questions_of(SOFIA)
+    assert question.state == "waiting"
+    at = MONDAY_AFTERNOON + timedelta(minutes=1)
+    new = "<p>Why do our fleet-api pods restart with exit code 137 since the deploy?</p>"
+    edit = teams.channel_edit(world.service_url, user(world, SOFIA), root, new, None, at)
+    assert world.post(edit)[0] == 202
+    assert world.flow.question(question.id).text == (
+        "Why do our fleet-api pods restart with exit code 137 since the deploy?"
+    )
+    chatter = teams.channel_edit(world.service_url, user(world, SOFIA), root, "<p>ok</p>", None, at)
+    chatter["timestamp"] = (at + timedelta(minutes=1)).isoformat()
+    assert world.post(chatter)[0] == 202  # no longer a question: it keeps its text
+    assert world.flow.question(question.id).text.startswith("Why do our fleet-api pods")
+
+    assert world.post(teams.channel_delete(world.service_url, user(world, SOFIA), root))[0] == 202
+    assert world.flow.question(question.id).state == "withdrawn"
+    world.advance(minutes=WAIT + 1)
+    assert world.asks(question.id) == []

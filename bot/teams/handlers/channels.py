@@ -41,7 +41,7 @@ from microsoft_agents.hosting.teams import TeamsInfo
 
 from bot.learning.chat import Said
 from bot.lifecycle.flow import FlowError
-from bot.lifecycle.states import QuestionState
+from bot.lifecycle.states import OPEN_STATES, QuestionState
 from bot.question_text import looks_like_question
 from bot.teams.handlers.common import (
     CHANNEL,
@@ -280,6 +280,38 @@ class ChannelMessages:
             "channel question %s in %s: %s", outcome.question_id, spot.channel, outcome.message
         )
 
+    async def question_changed(self, context: TurnContext, spot: Spot, text: str | None) -> None:
+        """The message that asked a channel question was edited (`text`) or deleted
+        (None): a question still open takes the new text if it still reads as one, or is
+        withdrawn, as in Slack. Only a root post can have asked one."""
+        if not spot.is_root:
+            return
+        thread = f"{spot.channel}{THREAD_MARK}{spot.message}"
+        question = await core(self.flow.lc.find_question_by_place, "thread_id", thread)
+        if question is None or question.origin != "channel":
+            return
+        if question.state not in OPEN_STATES:
+            return
+        # An edit or deletion has the id of the message it changes: make the core's
+        # duplicate check see each change as its own input.
+        activity = context.activity
+        when = activity.timestamp.isoformat() if activity.timestamp else ""
+        change = f"{event_id(activity)}:{activity.type}:{when}"
+        if text is None:
+            outcome = await core(self.flow.withdraw, question.id, question.asker_id, change)
+        elif looks_like_question(text):
+            try:
+                outcome = await core(
+                    self.flow.edit_question, question.id, question.asker_id, text, change
+                )
+            except FlowError as problem:  # too long, say: it keeps its earlier text
+                log.info("edit of question %s not taken: %s", question.id, problem)
+                return
+        else:
+            log.info("question %s edited into something else; keeping its text", question.id)
+            return
+        log.info("question %s changed by its message: %s", question.id, outcome.message)
+
     async def _reply(self, context: TurnContext, spot: Spot, sender: ChannelAccount) -> None:
         """A reply in a waiting question's thread: a colleague answered, so no routing
         (the asker's own replies change nothing: the core checks)."""
@@ -310,9 +342,13 @@ class ChannelChangeHandler:
             return
         if activity.type == ActivityTypes.message_delete:
             await self.channels.forget(spot)
+            await self.channels.question_changed(context, spot, None)
             return
         event = channel_data(activity).get("eventType")
         sender = human(activity)
         if event not in (EDIT, UNDELETE) or sender is None:
             return
-        await self.channels.learn(context, spot, sender, clean_text(activity))
+        text = clean_text(activity)
+        await self.channels.learn(context, spot, sender, text)
+        if event == EDIT:
+            await self.channels.question_changed(context, spot, text)
