@@ -158,12 +158,12 @@ class ChatStore:
         )
         return [StoredMessage(*row) for row in cur]
 
-    def lone(self, platform: str, channel: str, day: str) -> list[StoredMessage]:
-        """The lone messages of one channel day (roots nobody replied to included)."""
+    def lone(self, platform: str, channel: str, day: str, author: str) -> list[StoredMessage]:
+        """One author's lone messages of one channel day (roots nobody replied to too)."""
         cur = self.db.execute(
             f"SELECT {_MESSAGE} FROM chat_messages WHERE platform = ? AND channel = ? "
-            "AND day = ? AND thread IS NULL ORDER BY at, ts",
-            (platform, channel, day),
+            "AND day = ? AND author = ? AND thread IS NULL ORDER BY at, ts",
+            (platform, channel, day, author),
         )
         return [StoredMessage(*row) for row in cur]
 
@@ -347,15 +347,16 @@ class ChatStore:
         )
         return [(p, c, int(n), int(a)) for p, c, n, a in cur]
 
-    def drop_channel(self, platform: str, channel: str) -> list[tuple[str | None, str]]:
+    def drop_channel(self, platform: str, channel: str) -> list[tuple[str | None, str, str]]:
         """Forget every stored message of a channel (learning was switched off); returns
-        the (thread, day) of each, so the caller can remove their items. Call inside a
-        transaction."""
+        the (thread, day, author) of each, so the caller can remove their items. Call
+        inside a transaction."""
         rows = self.db.execute(
-            "DELETE FROM chat_messages WHERE platform = ? AND channel = ? RETURNING thread, day",
+            "DELETE FROM chat_messages WHERE platform = ? AND channel = ? "
+            "RETURNING thread, day, author",
             (platform, channel),
         ).fetchall()
-        return [(thread, day) for thread, day in rows]
+        return [(thread, day, author) for thread, day, author in rows]
 
 
 def _channel(row: tuple[Any, ...]) -> ChannelRow:

@@ -599,7 +599,7 @@ CREATE TABLE IF NOT EXISTS chat_messages (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS chat_messages_thread ON chat_messages(platform, channel, thread)
     WHERE thread IS NOT NULL;
-CREATE INDEX IF NOT EXISTS chat_messages_day ON chat_messages(platform, channel, day);
+CREATE INDEX IF NOT EXISTS chat_messages_day ON chat_messages(platform, channel, day, author);
 
 CREATE TABLE IF NOT EXISTS chat_channels (
     platform TEXT NOT NULL,

@@ -81,8 +81,10 @@ class Learned:
         self.ties += other.ties
 
 
-# A thread ("thread", channel, root ts) or a channel day ("day", channel, YYYY-MM-DD).
-Key = tuple[str, str, str]
+# A thread ("thread", channel, root ts, "") or one author's lone messages of a channel day
+# ("day", channel, YYYY-MM-DD, user id): the unit an item is rebuilt from. A day is kept per
+# author so that a message in a busy channel rebuilds one item, not the whole day's.
+Key = tuple[str, str, str, str]
 
 
 class ChatLearner:
@@ -118,8 +120,10 @@ class ChatLearner:
             row = self.chat.channel(self.platform, channel)
             if row is not None and not learns_from(row):
                 keys: set[Key] = set()
-                for thread, day in self.chat.drop_channel(self.platform, channel):
-                    keys.add(("thread", channel, thread) if thread else ("day", channel, day))
+                for thread, day, author in self.chat.drop_channel(self.platform, channel):
+                    keys.add(
+                        ("thread", channel, thread, "") if thread else ("day", channel, day, author)
+                    )
                     done.removed += 1
                 self._rebuild(keys, done)
         return done
@@ -147,7 +151,7 @@ class ChatLearner:
             for m in keep:
                 keys |= self._keys_of(m.channel, m.ts)
             self._rebuild(keys, done)
-            threads = {(channel, what) for kind, channel, what in keys if kind == "thread"}
+            threads = {(channel, what) for kind, channel, what, _ in keys if kind == "thread"}
             ties = self._credit(threads, accounts)
             for a, b, kind, at in ties:
                 self.store.strengthen_contact(a, b, kind, 1.0, at, cap=MAX_TIE_WEIGHT)
@@ -162,12 +166,12 @@ class ChatLearner:
             if gone is None:
                 return done
             done.removed = 1
-            keys: set[Key] = {("day", channel, gone.day)}
+            keys: set[Key] = {("day", channel, gone.day, gone.author)}
             if gone.thread is not None:
-                keys.add(("thread", channel, gone.thread))
+                keys.add(("thread", channel, gone.thread, ""))
                 root = self.chat.get(self.platform, channel, gone.thread)
                 if root is not None:  # it may be lone again: its day is rebuilt too
-                    keys.add(("day", channel, root.day))
+                    keys.add(("day", channel, root.day, root.author))
             self._rebuild(keys, done)
         return done
 
@@ -178,11 +182,11 @@ class ChatLearner:
         if m is None:
             return set()
         if m.thread is None:
-            return {("day", channel, m.day)}
-        keys: set[Key] = {("thread", channel, m.thread), ("day", channel, m.day)}
+            return {("day", channel, m.day, m.author)}
+        keys: set[Key] = {("thread", channel, m.thread, ""), ("day", channel, m.day, m.author)}
         root = m if m.thread == ts else self.chat.get(self.platform, channel, m.thread)
         if root is not None:
-            keys.add(("day", channel, root.day))
+            keys.add(("day", channel, root.day, root.author))
         return keys
 
     def _credit(
@@ -221,15 +225,18 @@ class ChatLearner:
         """Rebuild the items of these threads and channel days from the stored messages;
         delete the items a rebuild no longer makes. Call inside a transaction."""
         items, gone = [], []
-        for kind, channel, what in sorted(keys):
+        for kind, channel, what, author in sorted(keys):
             if kind == "thread":
                 prefix = thread_prefix(self.source, channel, what)
                 messages = self.chat.thread(self.platform, channel, what)
+                built = [i for i in self._build(channel, messages) if i.id.startswith(prefix)]
+                had = self.store.knowledge_ids_under(prefix)
             else:
-                prefix = day_prefix(self.source, channel, what)
-                messages = self.chat.lone(self.platform, channel, what)
-            built = [i for i in self._build(channel, messages) if i.id.startswith(prefix)]
-            gone += sorted(self.store.knowledge_ids_under(prefix) - {i.id for i in built})
+                item_id = day_prefix(self.source, channel, what) + author
+                messages = self.chat.lone(self.platform, channel, what, author)
+                built = [i for i in self._build(channel, messages) if i.id == item_id]
+                had = {i for i in self.store.knowledge_ids_under(item_id) if i == item_id}
+            gone += sorted(had - {i.id for i in built})
             items += built
         if gone:
             done.items_deleted += self.store.delete_knowledge(gone)
