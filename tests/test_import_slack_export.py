@@ -360,7 +360,7 @@ def test_every_malformed_day_file_and_message_is_reported_with_file_and_line(sto
         f"{day}:25: message 1.3: text: control character U+0007 (BEL) at character 6",
         f"{day}:31: message 1.4: text: expected text",
         f"{day}:37: message 1.5: thread_ts: not a Slack time: 7",
-        f"{day}:43: message 1.6 by 'UNOBODY', a user users.json does not list",
+        f"{day}:44: message 1.6 by 'UNOBODY', a user users.json does not list",
         f"{folder}/general/2024-03-05.json:2: malformed JSON: Expecting value (column 10)",
         f"{folder}/general/2024-03-06.json:1: wrong shape: expected a list of messages",
         f"{folder}/ops/2024-03-04.json: empty file",
@@ -493,3 +493,14 @@ def test_an_admin_sees_what_each_channel_taught_and_can_switch_one_off(tmp_path,
     store.close()
     bad = run(app, ["chat", "learn", "C0GENERAL", "maybe", "--db", str(db)], env=env)
     assert bad.exit_code == 2
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(store, export, tmp_path):
+    target = zip_folder(export, tmp_path / "bomb.zip")
+    with zipfile.ZipFile(target, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("general/2024-03-06.json", b"[" + b" " * (64 << 20) + b"]")
+    before = snapshot(store)
+    [problem] = failure(store, target)
+    assert problem.startswith(f"{target}: refused entry 'general/2024-03-06.json'")
+    assert "times larger than it is" in problem
+    assert snapshot(store) == before

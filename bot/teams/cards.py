@@ -269,8 +269,13 @@ def similar_card(intent: SimilarFound) -> dict[str, Any]:
         )
     ]
     for match in intent.matches:
+        question = f"“{match['question']}”"
+        url = match.get("url")
+        if isinstance(url, str) and url.startswith("https://"):  # a chat thread: link it
+            where = "Teams" if match.get("source") == "teams" else "Slack"
+            question = f"[{question}]({url}) (a thread in {where})"
         body += [
-            text(f"“{match['question']}”", isSubtle=True, spacing="Medium"),
+            text(question, isSubtle=True, spacing="Medium"),
             quote(f"{match['answerer']}: {match['answer']}"),
         ]
     qid = {"question_id": intent.question_id}

@@ -50,6 +50,12 @@ SLACKBOT_ID = "USLACKBOT"
 # Subtypes that are people writing; every other subtype is the system (joins, topics, bots...).
 HUMAN_SUBTYPES = frozenset({"thread_broadcast", "file_share"})
 
+# Zip entries: the most one may unpack to (a users.json of 400,000 people is about 1 GB),
+# and the most it may grow by unpacking (Slack's JSON shrinks 5-20 times; zeros, 1000).
+MAX_ENTRY_BYTES = 2 << 30
+MAX_RATIO = 200
+RATIO_CHECKED_FROM = 16 << 20
+
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json$")
 _TS = re.compile(r"\d{1,12}(\.\d{1,9})?")
 _WORKSPACE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -135,10 +141,13 @@ class _Export:
         except (zipfile.BadZipFile, OSError) as exc:
             problems.add(0, f"cannot read the zip: {exc}")
             return
+        sizes = {info.filename: info for info in self._zip.infolist()}
         for entry in names:
             parts = PurePosixPath(entry.replace("\\", "/")).parts
             if entry.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", entry) or ".." in parts:
                 problems.add(0, f"refused entry {entry!r}: its path leaves the export")
+            elif (bomb := _too_big(sizes[entry])) is not None:
+                problems.add(0, f"refused entry {entry!r}: {bomb}")
             elif not entry.endswith("/"):
                 self.files.add(entry)
         if "users.json" not in self.files:  # a zip of the export's folder
@@ -156,11 +165,16 @@ class _Export:
         """The file's text (UTF-8, a BOM dropped), or None with the reason recorded."""
         try:
             if self._zip is not None:
-                raw = self._zip.read(self._prefix + rel)
+                # Never more than the limit, whatever the entry's header claims.
+                with self._zip.open(self._prefix + rel) as entry:
+                    raw = entry.read(MAX_ENTRY_BYTES + 1)
             else:
                 raw = (self.path / rel).read_bytes()
         except (OSError, zipfile.BadZipFile, KeyError) as exc:
             problems.add(0, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        if len(raw) > MAX_ENTRY_BYTES:
+            problems.add(0, f"larger than {MAX_ENTRY_BYTES >> 20:,} MiB unpacked: refused")
             return None
         try:
             text = raw.decode("utf-8-sig")
@@ -176,6 +190,16 @@ class _Export:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+def _too_big(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry is refused before it is read (a zip bomb), or None."""
+    if info.file_size > MAX_ENTRY_BYTES:
+        return f"{info.file_size >> 20:,} MiB unpacked, more than {MAX_ENTRY_BYTES >> 20:,} MiB"
+    ratio = info.file_size / max(1, info.compress_size)
+    if info.file_size > RATIO_CHECKED_FROM and ratio > MAX_RATIO:
+        return f"it unpacks {ratio:,.0f} times larger than it is (a zip bomb?)"
+    return None
 
 
 def _load_json(text: str, problems: ProblemList) -> Any:
