@@ -46,6 +46,32 @@ out = Console()
 # soft_wrap: a `file:line: reason` must stay on one line for tools that read it.
 err = Console(stderr=True, soft_wrap=True)
 
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("whoknows")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            number = "unknown (not installed)"
+        from data.migrations import MIGRATIONS
+
+        out.print(f"whoknows {number} (database schema {MIGRATIONS.latest})", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """whoknows: find who in your company can answer a question."""
+
 DbOption = Annotated[Path | None, typer.Option("--db", help="Database file (default: settings).")]
 
 

@@ -252,3 +252,13 @@ def test_bad_settings_are_named_one_per_line_without_a_traceback(db, monkeypatch
     )
     assert "WHOKNOWS_LIFECYCLE__FIRST_WAVE: " in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_version_is_printed_with_the_schema_it_writes():
+    from data.migrations import MIGRATIONS
+
+    result = whoknows("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(
+        rf"whoknows \d+\.\d+\.\d+ \(database schema {MIGRATIONS.latest}\)\n", result.stdout
+    )
