@@ -72,6 +72,7 @@ def _options(
 ) -> None:
     """whoknows: find who in your company can answer a question."""
 
+
 DbOption = Annotated[Path | None, typer.Option("--db", help="Database file (default: settings).")]
 
 
