@@ -218,9 +218,6 @@ class ChatLearner:
                 out.append((a, b, kind, when))
         return out
 
-    def _account(self, user: str) -> tuple[str, str, bool] | None:
-        return self.store.accounts(self.platform, [user]).get(user)
-
     def _rebuild(self, keys: set[Key], done: Learned) -> None:
         """Rebuild the items of these threads and channel days from the stored messages;
         delete the items a rebuild no longer makes. Call inside a transaction."""
