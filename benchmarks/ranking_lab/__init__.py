@@ -1,0 +1,1 @@
+"""Ranking lab: offline, prequential experiments on the router's learner (see RESULTS.md)."""
