@@ -173,7 +173,8 @@ class Router:
         if rows >= 100_000:  # a big load: hand the chunks' freed memory back
             release_free_memory()
         self._in_directory, self._opted_out = self.persons.masks(len(self.people))
-        self.audience.refresh()  # one query when no private channel is learned from
+        if seq != self._seq:  # knowledge or a channel switch changed (`mark_changed`)
+            self.audience.refresh()
         self._seq = seq
         self.activity.set_ask_outcomes(ask_outcomes(self.store))
         if not self._fixed_ranker:

@@ -118,7 +118,8 @@ def slack_links(base: str | None, team: str | None) -> LinkMaker:
     return link
 
 
-def _iso(ts: float) -> str:
+def iso_of(ts: float) -> str:
+    """A message time as items and ties store it (UTC, to the second)."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
@@ -213,7 +214,7 @@ def build_items(
                     kind="post" if own else "answer",
                     source=source,
                     url=link(cid, first.ts_text, thread),
-                    created_at=_iso(first.ts),
+                    created_at=iso_of(first.ts),
                 )
             )
         for a, b, kind in thread_ties(authors, root_pid):
@@ -243,7 +244,7 @@ def build_items(
                 kind="post",
                 source=source,
                 url=link(cid, first.ts_text, None),
-                created_at=_iso(first.ts),
+                created_at=iso_of(first.ts),
             )
         )
 

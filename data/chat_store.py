@@ -167,20 +167,6 @@ class ChatStore:
         )
         return [StoredMessage(*row) for row in cur]
 
-    def authors_in(
-        self, platform: str, threads: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], set[str]]:
-        """Who has written in each (channel, thread ts) thread, root included."""
-        out: dict[tuple[str, str], set[str]] = {}
-        for channel, thread in set(threads):
-            cur = self.db.execute(
-                "SELECT DISTINCT author FROM chat_messages WHERE platform = ? AND channel = ? "
-                "AND (thread = ?3 OR ts = ?3)",
-                (platform, channel, thread),
-            )
-            out[(channel, thread)] = {row[0] for row in cur}
-        return out
-
     def credit(
         self, platform: str, channel: str, thread: str, ties: Iterable[tuple[str, str, str]]
     ) -> list[tuple[str, str, str]]:

@@ -77,6 +77,13 @@ class WriteCounts:
     def __str__(self) -> str:
         return f"{self.inserted} new, {self.updated} updated, {self.unchanged} unchanged"
 
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
 
 @dataclass(frozen=True)
 class LexicalHit:
@@ -412,26 +419,11 @@ class Store:
     @contextmanager
     def _indexes_dropped(self, table: str, drop: bool = True) -> Iterator[None]:
         """Drop `table`'s own indexes (not the primary key's) for a bulk load, and create
-        them again afterwards, even if the load fails.
-
-        Call inside a transaction: other connections never see the table without them, and
-        a crash or a rollback brings them back with everything else."""
-        conn = self.db.conn
-        indexes: list[tuple[str, str]] = []
-        if drop:
-            # The schema's own CREATE statements, so the indexes come back exactly as they were.
-            indexes = conn.execute(
-                "SELECT name, sql FROM sqlite_master "
-                "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-                (table,),
-            ).fetchall()
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
-        try:
+        them again afterwards, even if the load fails (see `_schema_dropped`)."""
+        with self._schema_dropped(
+            "index", "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,), drop
+        ):
             yield
-        finally:
-            for _, sql in indexes:
-                conn.execute(sql)
 
     def strengthen_contact(
         self,
@@ -564,22 +556,33 @@ class Store:
     @contextmanager
     def _fts_triggers_dropped(self, drop: bool = True) -> Iterator[None]:
         """Drop the triggers that index each inserted or updated knowledge row (the caller
-        indexes the rows itself) and create them again afterwards, even if the writes fail.
-        Call inside a transaction: no other connection ever sees the table without them."""
+        indexes the rows itself) and create them again afterwards, even if the writes fail
+        (see `_schema_dropped`)."""
+        marks = ",".join("?" * len(_FTS_WRITE_TRIGGERS))
+        where = f"WHERE type = 'trigger' AND name IN ({marks})"
+        with self._schema_dropped("trigger", where, _FTS_WRITE_TRIGGERS, drop):
+            yield
+
+    @contextmanager
+    def _schema_dropped(
+        self, kind: str, where: str, params: tuple[str, ...], drop: bool
+    ) -> Iterator[None]:
+        """Drop the schema objects of `kind` that `where` picks from sqlite_master, and
+        create them again from their own CREATE statements afterwards, even on failure.
+
+        Call inside a transaction: other connections never see the table without them, and
+        a crash or a rollback brings them back with everything else."""
         conn = self.db.conn
-        triggers: list[tuple[str, str]] = []
+        objects: list[tuple[str, str]] = []
         if drop:
-            marks = ",".join("?" * len(_FTS_WRITE_TRIGGERS))
-            triggers = conn.execute(
-                f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
-                _FTS_WRITE_TRIGGERS,
-            ).fetchall()
-        for name, _ in triggers:
-            conn.execute(f'DROP TRIGGER "{name}"')
+            found = conn.execute(f"SELECT name, sql FROM sqlite_master {where}", params)
+            objects = found.fetchall()
+        for name, _ in objects:
+            conn.execute(f'DROP {kind.upper()} "{name}"')
         try:
             yield
         finally:
-            for _, sql in triggers:
+            for _, sql in objects:
                 conn.execute(sql)
 
     def _index_full_text(self, first_seq: int) -> None:
@@ -699,14 +702,9 @@ class Store:
     # ---------------------------------------------------------------------- vectors
 
     def items_needing_vectors(self, model: str) -> list[tuple[str, str, str]]:
-        """(item id, content hash, text to embed) for items with no current vector."""
-        cur = self.db.execute(
-            "SELECT k.id, k.content_hash, k.title, k.tags, k.text FROM knowledge k "
-            "LEFT JOIN vectors v ON v.item_id = k.id AND v.model = ? "
-            "WHERE v.item_id IS NULL OR v.content_hash <> k.content_hash ORDER BY k.rowid",
-            (model,),
-        )
-        return [(i, h, item_text(t, json.loads(tags), x)) for i, h, t, tags, x in cur]
+        """(item id, content hash, text to embed) for items with no current vector, in
+        rowid order (all of `pages_needing_vectors`)."""
+        return [row for page in self.pages_needing_vectors(model, 10_000) for row in page]
 
     def count_items_needing_vectors(self, model: str) -> int:
         """How many items `items_needing_vectors(model)` would list."""

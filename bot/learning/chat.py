@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from data.chat_items import (
     MAX_TIE_WEIGHT,
@@ -33,6 +32,7 @@ from data.chat_items import (
     build_items,
     day_of,
     day_prefix,
+    iso_of,
     thread_prefix,
     thread_ties,
 )
@@ -72,11 +72,7 @@ class Learned:
         self.messages += other.messages
         self.skipped += other.skipped
         self.removed += other.removed
-        self.items = WriteCounts(
-            self.items.inserted + other.items.inserted,
-            self.items.updated + other.items.updated,
-            self.items.unchanged + other.items.unchanged,
-        )
+        self.items += other.items
         self.items_deleted += other.items_deleted
         self.ties += other.ties
 
@@ -213,7 +209,7 @@ class ChatLearner:
             person = {u: a[0] for u, a in accounts.items() if u in users and not a[2]}
             authors = {person[m.author] for m in messages if m.author in person}
             ties = thread_ties(authors, person.get(root_user) if root_user else None)
-            when = _iso(max(m.at for m in messages))
+            when = iso_of(max(m.at for m in messages))
             for a, b, kind in self.chat.credit(self.platform, channel, thread, ties):
                 out.append((a, b, kind, when))
         return out
@@ -238,12 +234,7 @@ class ChatLearner:
         if gone:
             done.items_deleted += self.store.delete_knowledge(gone)
         if items:
-            counts = self.store.upsert_knowledge(items)
-            done.items = WriteCounts(
-                done.items.inserted + counts.inserted,
-                done.items.updated + counts.updated,
-                done.items.unchanged + counts.unchanged,
-            )
+            done.items += self.store.upsert_knowledge(items)
 
     def _build(self, channel: str, messages: list[StoredMessage]) -> list[KnowledgeItem]:
         if not messages:
@@ -280,7 +271,3 @@ def _stored(m: Said, accounts: Mapping[str, tuple[str, str, bool]]) -> StoredMes
         "" if opted_out else m.text,
         day_of(m.at),
     )
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

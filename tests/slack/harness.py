@@ -334,6 +334,21 @@ class SlackWorld:
         return [m for m in self.double.posts(channel) if m.get("thread_ts") == ts]
 
 
+def deleted_event(message: dict[str, Any], channel: str = CHANNEL) -> dict[str, Any]:
+    """`message_deleted` for a message without thread replies (Slack's documented shape)."""
+    return {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": channel,
+        "ts": "1767999999.000001",
+        "deleted_ts": message["ts"],
+        "event_ts": "1767999999.000001",
+        "previous_message": {k: v for k, v in message.items() if k != "channel"},
+        "channel_type": "channel",
+    }
+
+
 def event_callback(event: dict[str, Any], event_id: str) -> dict[str, Any]:
     """An Events API envelope as Slack sends it."""
     return {

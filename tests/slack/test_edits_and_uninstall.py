@@ -10,7 +10,7 @@ import pytest
 
 from bot.slack import deliverer, ids
 from tests.slack.double import BOT_ID, BOT_TOKEN, BOT_USER
-from tests.slack.harness import CHANNEL, SlackWorld, button_values, text_of
+from tests.slack.harness import CHANNEL, SlackWorld, button_values, deleted_event, text_of
 
 OOM = "Our pods keep getting OOM killed in Kubernetes after the deploy. Who can help?"
 PAYROLL = "When is payroll processed this month, and who can fix a wrong tax deduction?"
@@ -27,21 +27,6 @@ def _requests(world: SlackWorld) -> list[dict[str, Any]]:
         for m in world.double.posts()
         if world.double.is_im(m["channel"]) and ids.ANSWER in button_values(m)
     ]
-
-
-def _deleted(message: dict[str, Any], channel: str = CHANNEL) -> dict[str, Any]:
-    """`message_deleted` for a message without thread replies (Slack's documented shape)."""
-    return {
-        "type": "message",
-        "subtype": "message_deleted",
-        "hidden": True,
-        "channel": channel,
-        "ts": "1767999999.000001",
-        "deleted_ts": message["ts"],
-        "event_ts": "1767999999.000001",
-        "previous_message": {k: v for k, v in message.items() if k != "channel"},
-        "channel_type": "channel",
-    }
 
 
 def _tombstoned(message: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +83,7 @@ def _question(world: SlackWorld):
 def test_a_question_deleted_during_the_wait_is_never_sent_to_anyone(world) -> None:
     message, _ = world.post_in_channel(_asker(world), OOM)
     world.settle()
-    reply, _ = world.send_event(_deleted(message))
+    reply, _ = world.send_event(deleted_event(message))
     assert reply.status == 200
     world.advance(minutes=30)
     question = _question(world)
@@ -110,8 +95,8 @@ def test_a_question_deleted_during_the_wait_is_never_sent_to_anyone(world) -> No
 def test_only_the_askers_own_deletion_counts(world) -> None:
     message, _ = world.post_in_channel(_asker(world), OOM)
     someone_else = {**message, "user": world.slack_id("dana.ng")}
-    world.send_event(_deleted(someone_else))  # not the message the asker wrote
-    world.send_event({**_deleted(message), "previous_message": {"ts": message["ts"]}})
+    world.send_event(deleted_event(someone_else))  # not the message the asker wrote
+    world.send_event({**deleted_event(message), "previous_message": {"ts": message["ts"]}})
     world.advance(minutes=11)
     assert _question(world).state == "routing" and _requests(world)
 
@@ -152,7 +137,7 @@ def test_a_retried_delete_event_changes_nothing(world) -> None:
     world.bot.services.recent = type(world.bot.services.recent)()  # as after a restart
     world.send_event(_tombstoned(message), event_id=event_id, retry=2)
     tombstone = {**_tombstoned(message)["message"], "channel": CHANNEL}
-    world.send_event(_deleted(tombstone))  # the tombstone goes when its replies do: no news
+    world.send_event(deleted_event(tombstone))  # the tombstone goes when its replies do: no news
     world.settle()
     assert len(world.runtime.flow.lc.outbox()) == outbox
     assert len(world.double.calls) == calls
@@ -174,7 +159,7 @@ def test_a_deleted_dm_question_is_withdrawn(world) -> None:
     world.send_event(event)
     world.settle()
     assert _question(world).state == "routing"
-    world.send_event({**_deleted(message, channel=dm), "channel_type": "im"})
+    world.send_event({**deleted_event(message, channel=dm), "channel_type": "im"})
     world.settle()
     assert _question(world).state == "withdrawn"
 
@@ -184,7 +169,7 @@ def test_deleting_the_reply_that_cancelled_a_question_does_not_bring_it_back(wor
     colleague = world.slack_id("dana.ng")
     reply, _ = world.post_in_channel(colleague, "Raise the memory limit", thread_ts=message["ts"])
     world.settle()
-    deleted = _deleted(reply)
+    deleted = deleted_event(reply)
     assert deleted["previous_message"]["thread_ts"] == message["ts"]
     assert world.send_event(deleted)[0].status == 200
     world.advance(minutes=30)

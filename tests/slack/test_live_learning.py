@@ -8,7 +8,7 @@ from typing import Any
 
 from data.chat_store import ChatStore
 from tests.slack.double import BOT_USER
-from tests.slack.harness import CHANNEL, SlackWorld
+from tests.slack.harness import CHANNEL, SlackWorld, deleted_event
 
 PRIVATE = "C0SECRETS"
 TOPIC = (
@@ -87,7 +87,7 @@ def test_an_edit_changes_the_knowledge_and_a_deletion_removes_it_everywhere(worl
     world.settle()
     assert _items(world, "ethan.park")[item_id].text == edited["text"]
 
-    world.send_event(_deleted(message))
+    world.send_event(deleted_event(message))
     world.settle()
     assert _items(world, "ethan.park") == {}
     world.runtime.router.sync()
@@ -157,20 +157,6 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         "event_ts": "1767999999.000003",
         "message": {k: v for k, v in after.items() if k != "channel"},
         "previous_message": {k: v for k, v in before.items() if k != "channel"},
-    }
-
-
-def _deleted(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "subtype": "message_deleted",
-        "hidden": True,
-        "channel": CHANNEL,
-        "channel_type": "channel",
-        "ts": "1767999999.000004",
-        "deleted_ts": message["ts"],
-        "event_ts": "1767999999.000004",
-        "previous_message": {k: v for k, v in message.items() if k != "channel"},
     }
 
 

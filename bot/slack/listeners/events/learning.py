@@ -61,9 +61,10 @@ def learn(svc: Services, said: Said, private: bool) -> None:
     switched on is first learned from, its members are read: only they may see what it
     teaches (member events keep the list current)."""
     learner = svc.learner
-    if learner.chat.channel(ids.PLATFORM, said.channel) is None:
+    row = learner.chat.channel(ids.PLATFORM, said.channel)
+    if row is None:
         learner.see_channel(said.channel, _channel_name(svc, said.channel), private)
-    else:
+    elif row.private != private:  # converted: no write for every other message
         learner.see_channel(said.channel, None, private)
     unread = learner.chat.members_read_at(ids.PLATFORM, said.channel) is None
     if private and unread and learner.learning(said.channel):
