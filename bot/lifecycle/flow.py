@@ -698,6 +698,36 @@ class Flow:
                 fired += 1
         return fired
 
+    # ================================================================= removal
+
+    def drop_person(self, person_id: str) -> tuple[list[int], list[int]]:
+        """`person_id` leaves the directory (`whoknows people remove`): each request still
+        pending for them is closed and its question goes on to the next candidate, as after
+        a pass (`_widen`); each of their own open questions is cancelled, and whoever has
+        its request is told. Nothing is sent to them. Runs in the caller's transaction if
+        there is one. Returns (questions routed on, questions cancelled)."""
+        with self.store.transaction():
+            now = self.clock.now()
+            routed_on: list[int] = []
+            for ask in self.lc.asks_for(person_id):
+                self.lc.close_ask(ask.id, AskState.CLOSED, now)
+                q = self._question(ask.question_id)
+                if q.asker_id != person_id:
+                    self._widen(q, now)
+                    routed_on.append(q.id)
+            cancelled: list[int] = []
+            for q in self.lc.questions(asker_id=person_id, states=OPEN_STATES):
+                self._close_pending(
+                    q,
+                    now,
+                    "The person who asked this has left the directory, so nothing more is "
+                    "needed. Thanks anyway!",
+                    outcome="cancelled",
+                )
+                self._move(q, QuestionState.CANCELLED, now, outcome="the asker was removed")
+                cancelled.append(q.id)
+        return routed_on, cancelled
+
     # =================================================================== reading
 
     def question(self, question_id: int) -> QuestionRow:
