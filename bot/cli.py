@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from datetime import date
 
     from slack_sdk import WebClient
+
+    from bot.router import Candidate
 
 app = typer.Typer(
     help="whoknows: find who in your company can answer a question.",
@@ -155,14 +158,18 @@ def import_directory_cmd(
             help="team.profile.get JSON naming the custom profile fields of a Slack export."
         ),
     ] = None,
+    remove_missing: Annotated[
+        bool,
+        typer.Option(
+            help="Remove the people an earlier directory file brought in that this one "
+            "leaves out, as `people remove` does, in the same transaction as the import."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="With --remove-missing: do not ask.")] = False,
     db: DbOption = None,
 ) -> None:
     """Import the org directory (people, managers, teams, declared skills)."""
-    from data.importers.directory import (
-        import_directory,
-        import_slack_users,
-        load_profile_field_labels,
-    )
+    from data.importers.directory import import_slack_users, load_profile_field_labels
 
     if slack_fields:
         try:
@@ -174,7 +181,78 @@ def import_directory_cmd(
             raise _fail(failure.report()) from None
         _run_import("people", lambda s, p: import_slack_users(s, p, field_labels=labels), file, db)
     else:
-        _run_import("people", import_directory, file, db)
+        _import_directory_file(file, db, remove_missing, yes)
+
+
+def _import_directory_file(file: Path, db: Path | None, remove_missing: bool, yes: bool) -> None:
+    """`import directory FILE`: upsert the file; say who an earlier file brought in that
+    this one leaves out, and with `remove_missing` remove them in the same transaction
+    (after a confirmation unless `yes`, asked before anything is written)."""
+    from bot.cli_people import lifecycle, removal_lines, remove_people
+    from data.importers.directory import import_directory_file
+    from data.people_removal import removal_plan
+
+    if not file.exists():  # before the database is made: a typo creates nothing
+        raise _fail(f"{file}: no such file or folder")
+    settings = _settings(db)
+    store = _open_store(settings.db_path, create=True)
+    flow = lifecycle(store, settings)
+    try:
+        if remove_missing and not yes:
+            preview = _would_leave_out(store, file)
+            if preview:
+                out.print(
+                    f"{len(preview)} {'person' if len(preview) == 1 else 'people'} in the "
+                    "database not in this file would be removed:",
+                    markup=False,
+                )
+                plans = [removal_plan(store, pid) for pid in preview]
+                for plan in plans:
+                    out.print(f"  {plan.summary()}", markup=False, highlight=False)
+                if any(plan.needs_lifecycle for plan in plans):
+                    flow()  # the encoder loads now, not while the import holds the lock
+                if not typer.confirm("Import the file and remove them?", default=False):
+                    raise _fail("Nothing was imported or removed.")
+        with store.transaction():  # the import and the removals: all or nothing
+            result, missing = import_directory_file(store, file, remove_missing)
+            removed = remove_people(store, flow, missing) if remove_missing else []
+    except ImportFailed as failure:
+        raise _import_failed(failure, file) from None
+    finally:
+        store.close()
+    out.print(f"people: {result.counts}" + (f" ({result.derived})" if result.derived else ""))
+    for line in removal_lines(removed):
+        out.print(line, markup=False, highlight=False)
+    if missing and not remove_missing:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        n = len(missing)
+        out.print(
+            f"{n} {'person' if n == 1 else 'people'} in the database {'is' if n == 1 else 'are'} "
+            f"not in this file: {shown}; run with --remove-missing to remove them",
+            markup=False,
+            highlight=False,
+        )
+
+
+class _Preview(Exception):
+    """Raised to roll back a trial import (`_would_leave_out`)."""
+
+
+def _would_leave_out(store: Store, file: Path) -> list[str]:
+    """Who importing `file` would leave out, found by importing it in a transaction that
+    is rolled back (so no lock is held while the admin reads the confirmation)."""
+    from data.importers.directory import import_directory_file
+
+    found: list[str] = []
+    try:
+        with store.transaction():
+            found = import_directory_file(store, file, remove_missing=True)[1]
+            raise _Preview
+    except _Preview:
+        pass
+    return found
 
 
 @import_app.command("slack")
@@ -379,26 +457,54 @@ def who_cmd(
     question: Annotated[str, typer.Argument(help="The question, in plain words.")],
     asker: Annotated[str, typer.Option(help="Who is asking: id, email, Slack or Teams id.")],
     limit: Annotated[int | None, typer.Option(help="How many candidates to show.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for scripts.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Show who whoknows would ask, and why."""
+    from bot.cli_people import emit_json
     from bot.encoding import encoder_from_settings
     from bot.render_text import candidates_table
     from bot.router import Router
+    from data.people_removal import is_removed
 
     settings = _settings(db)
     if not question.strip():
         raise _fail("The question is empty: type what you want to know.", 2)
     store = _open_store(settings.db_path, create=False)
     person = store.find_person(asker)
-    if person is None:
+    if person is None or is_removed(person):
         raise _fail(
             f"{asker!r} is not in the directory (import it with `whoknows import directory`).", 2
         )
     encoder = encoder_from_settings(settings)
     router = Router(store, encoder, settings)
     candidates = router.rank(question, person.id, limit=limit or settings.candidates)
+    if as_json:
+        emit_json(
+            {
+                "question": question,
+                "asker": {"id": person.id, "name": person.name},
+                "candidates": [_candidate_json(c) for c in candidates],
+            }
+        )
+        return
     out.print(candidates_table(question, person.name, candidates))
+
+
+def _candidate_json(c: Candidate) -> dict[str, Any]:
+    """One candidate of `who --json`."""
+    return {
+        "id": c.person.id,
+        "name": c.person.name,
+        "score": c.score,
+        "hops": c.hops,
+        "path": c.path,
+        "connection": c.connection,
+        "reasons": c.reasons,
+        "evidence": [asdict(e) for e in c.evidence],
+    }
 
 
 @app.command("console")

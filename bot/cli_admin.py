@@ -1,5 +1,6 @@
 """Admin commands: `whoknows backup`, `whoknows restore`, `whoknows outbox dead|retry`,
-and `whoknows chat channels|learn` (bot/cli_chat.py).
+`whoknows chat channels|learn` (bot/cli_chat.py), and `whoknows stats` and `whoknows
+people list|show|remove` (bot/cli_people.py).
 
 Registered on the main app by `register(app)` (bot/cli.py). The helpers of bot/cli.py are
 imported when a command runs, not at import time, since bot/cli.py imports this module.
@@ -17,6 +18,7 @@ import typer
 from rich.table import Table
 
 from bot.cli_chat import chat_app
+from bot.cli_people import register as register_people
 from data.backup import DatabaseInUse, describe, online_backup, restore
 from data.lifecycle_store import LifecycleStore, OutboxRow, to_iso
 from data.migrations import MIGRATIONS, SchemaError
@@ -35,6 +37,7 @@ def register(app: typer.Typer) -> None:
     app.command("restore")(restore_cmd)
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(chat_app, name="chat")
+    register_people(app)
 
 
 # ------------------------------------------------------------------------ backups

@@ -35,26 +35,47 @@ class Switch(StrEnum):
 
 
 @chat_app.command("channels")
-def channels_cmd(db: DbOption = None) -> None:
+def channels_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list, for scripts.")] = False,
+    db: DbOption = None,
+) -> None:
     """List the channels seen: private or public, learning on or off, and how many
     messages, people and knowledge items were learned from each."""
     from bot.cli import _store, out
+    from bot.cli_people import emit_json
 
     store = _store(db, create=False)
     chat = ChatStore(store)
     learned = {(p, c): (n, a) for p, c, n, a in chat.learned_by_channel()}
     table = Table("platform", "channel", "name", "kind", "learning", "messages", "people", "items")
     rows = chat.channels()
+    listed = []
     for row in rows:
         messages, people = learned.get((row.platform, row.channel), (0, 0))
         items = len(store.knowledge_ids_under(f"{row.platform}:{row.channel}:"))
         switch = "default" if row.learn is None else ("on" if row.learn else "off")
         state = ("on" if learns_from(row) else "off") + f" ({switch})"
         kind = "private" if row.private else "public"
+        listed.append(
+            {
+                "platform": row.platform,
+                "channel": row.channel,
+                "name": row.name,
+                "private": row.private,
+                "learning": learns_from(row),
+                "switch": switch,
+                "messages": messages,
+                "people": people,
+                "knowledge_items": items,
+            }
+        )
         table.add_row(
             row.platform, row.channel, row.name or "", kind, state, f"{messages:,}", f"{people:,}",
             f"{items:,}",
         )  # fmt: skip
+    if as_json:
+        emit_json(listed)
+        return
     if not rows:
         out.print("no chat channels seen yet (import a Slack export, or run the bot)")
         return

@@ -46,7 +46,11 @@ from data.importers.readers import (
     validation_reasons,
 )
 from data.models import Person
+from data.people_removal import removed_ids
 from data.store import Store
+
+# Meta key: a JSON list of the ids every directory file imported so far brought in.
+DIRECTORY_IDS = "directory_ids"
 
 # Text columns of a directory file besides `id`; `skills` and `opted_out` are parsed apart.
 TEXT_COLUMNS = (
@@ -110,7 +114,17 @@ class _Row:
 
 
 def import_directory(store: Store, path: Path) -> ImportResult:
-    """Import people from a directory export, all or nothing.
+    """Import people from a directory export, all or nothing (`import_directory_file`,
+    without the people it leaves out)."""
+    return import_directory_file(store, path)[0]
+
+
+def import_directory_file(
+    store: Store, path: Path, remove_missing: bool = False
+) -> tuple[ImportResult, list[str]]:
+    """Import people from a directory export, all or nothing; also returns the ids of
+    the people an earlier directory file brought in that this one leaves out (sorted),
+    who stay in the database until they are removed (`data.people_removal`).
 
     `path` is a CSV file, a JSON list of people (or an object with a "people" list), a
     JSONL file, or a Slack `users.list` export, which is handed to `import_slack_users`
@@ -118,13 +132,20 @@ def import_directory(store: Store, path: Path) -> ImportResult:
     `team.profile.get.json`). Also upserts one "skill" knowledge item per person with
     declared skills, in the same transaction.
 
+    The ids of every directory file imported are kept (meta `directory_ids`), so people
+    who came from elsewhere (a Slack export, say) are never reported as left out. A Slack
+    users.list export leaves nobody out. With `remove_missing` (the caller removes them
+    next, in the same transaction), a row whose manager is one of them is a problem.
+
     Raises ImportFailed listing every problem (`file:line: reason`) if anything is wrong.
     """
     with gc_paused():
-        return _import_directory(store, Path(path))
+        return _import_directory(store, Path(path), remove_missing)
 
 
-def _import_directory(store: Store, path: Path) -> ImportResult:
+def _import_directory(
+    store: Store, path: Path, remove_missing: bool
+) -> tuple[ImportResult, list[str]]:
     problems = ProblemList(path)
     fmt = detect_format(path, problems, ("csv", "json", "jsonl"))
     table: Table | None = None
@@ -134,7 +155,7 @@ def _import_directory(store: Store, path: Path) -> ImportResult:
         if doc is not None and looks_like_slack(doc.data):
             sibling = path.parent / PROFILE_FILE
             labels = load_profile_field_labels(sibling) if sibling.is_file() else None
-            return _import_slack(store, doc, problems, labels, None)
+            return _import_slack(store, doc, problems, labels, None), []
         table = json_table(doc, problems, ("people",), "people") if doc is not None else None
         if table is not None and not table.records and not problems:
             problems.add(0, "empty file (no people)")
@@ -149,11 +170,32 @@ def _import_directory(store: Store, path: Path) -> ImportResult:
     missing = require_columns(table, problems, [("id",), ("name",)])
     rows = [r for r in (_directory_row(rec, problems, missing) for rec in table.records) if r]
     with store.transaction():  # what we check against cannot change before we write
-        stored = {p.id: p for p in store.people()}
+        removed = removed_ids(store)
+        # A removed person's tombstone is no base to build on: back in a file, they are new.
+        stored = {p.id: p for p in store.people() if p.id not in removed}
         people = _merge_with_store(stored, rows, problems)
         _check_people(store, stored, people, rows, problems)
+        in_file = {r.id for r in rows}
+        before = _directory_ids(store)
+        missing = before - in_file - removed
+        if remove_missing:
+            for line, person in people:
+                if person.manager_id in missing:
+                    problems.add(
+                        line,
+                        f"manager_id: {person.manager_id!r} is not in this file, and "
+                        "--remove-missing would remove them",
+                    )
         problems.raise_if_any()
-        return _write_people(store, [p for _, p in people])
+        result = _write_people(store, [p for _, p in people])
+        store.set_meta(DIRECTORY_IDS, json.dumps(sorted(before | in_file)))
+        return result, sorted(missing)
+
+
+def _directory_ids(store: Store) -> set[str]:
+    """The ids of everyone an earlier directory file brought in (see `DIRECTORY_IDS`)."""
+    stored = store.get_meta(DIRECTORY_IDS)
+    return set(json.loads(stored)) if stored else set()
 
 
 def import_slack_users(
